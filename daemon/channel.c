@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "region.h"
+#include "vm.h"
+
+static void channel_on_event(evutil_socket_t fd, short what, void *arg);
+
+struct channel *channel_new(struct vm *vm, const char *region_name)
+{
+	struct channel *ch = calloc(1, sizeof(*ch));
+
+	if (!ch)
+		return NULL;
+	ch->vm = vm;
+	ch->fd = -1;
+	snprintf(ch->region_name, sizeof(ch->region_name), "%s", region_name);
+	return ch;
+}
+
+void channel_free(struct channel *ch)
+{
+	if (channel_is_open(ch))
+		channel_close(ch, "daemon shutting down");
+	free(ch);
+}
+
+bool channel_is_open(const struct channel *ch)
+{
+	return ch->region != NULL;
+}
+
+int channel_open(struct channel *ch, struct region *region, int *peer)
+{
+	int sv[2];
+	int idx = config_region_vm_index(&region->cfg, ch->vm->name);
+
+	if (channel_is_open(ch))
+		return -EBUSY;
+	if (idx < 0)
+		return -EACCES;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0)
+		goto fail;
+	ch->ev = event_new(region->d->base, sv[0], EV_READ | EV_PERSIST,
+			   channel_on_event, ch);
+	if (!ch->ev || event_add(ch->ev, NULL) < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	ch->fd = sv[0];
+	ch->region = region;
+	ch->requester = (unsigned int)idx;
+	ch->in_len = ch->out_len = ch->out_off = 0;
+	ch->nbatch = 0;
+	ch->waiting_to_write = false;
+	TAILQ_INSERT_TAIL(&region->channels, ch, region_link);
+	region->d->counters.regions_opened++;
+	*peer = sv[1];
+	return 0;
+fail:
+	{
+		int err = errno;
+
+		if (ch->ev)
+			event_free(ch->ev);
+		ch->ev = NULL;
+		close(sv[0]);
+		close(sv[1]);
+		return -err;
+	}
+}
+
+void channel_close(struct channel *ch, const char *why)
+{
+	if (!channel_is_open(ch))
+		return;
+	log_info("vm %s region %s: closed (%s)", ch->vm->name,
+		 ch->region_name, why);
+	event_free(ch->ev);
+	ch->ev = NULL;
+	close(ch->fd);
+	ch->fd = -1;
+	TAILQ_REMOVE(&ch->region->channels, ch, region_link);
+	ch->region->d->counters.regions_closed++;
+	ch->region = NULL;
+}
+
+static void channel_error(struct channel *ch, const char *what,
+			  unsigned long long offset)
+{
+	ch->counters.errors++;
+	log_limited(&ch->ratelimit, LOG_WARNING,
+		    "vm %s region %s: %s at offset 0x%llx", ch->vm->name,
+		    ch->region_name, what, offset);
+}
+
+static void channel_flush_batch(struct channel *ch)
+{
+	unsigned int failed;
+
+	if (ch->nbatch == 0)
+		return;
+	failed = device_write_batch(ch->region->dev, ch->batch, ch->nbatch);
+	ch->counters.posted += ch->nbatch;
+	ch->counters.batches++;
+	if (failed)
+		channel_error(ch, "posted writes the device refused",
+			      ch->batch[0].offset);
+	ch->counters.errors += failed ? failed - 1 : 0;
+	ch->nbatch = 0;
+}
+
+static void channel_respond(struct channel *ch, uint64_t data)
+{
+	struct ioregion_resp *resp = (struct ioregion_resp *)
+		((uint8_t *)ch->out + ch->out_len);
+
+	memset(resp, 0, sizeof(*resp));
+	resp->data = data;
+	ch->out_len += sizeof(*resp);
+}
+
+static void channel_serve_one(struct channel *ch, const struct ioregion_cmd *c)
+{
+	struct device *dev = ch->region->dev;
+	enum ioregion_check check = ioregion_cmd_check(c);
+	bool resp = ioregion_info_resp(c->info);
+	unsigned int size;
+	uint64_t value;
+
+	if (check != IOREGION_CHECK_OK) {
+		channel_flush_batch(ch);
+		channel_error(ch, ioregion_check_str(check), c->offset);
+		if (resp)
+			channel_respond(ch, UINT64_MAX);
+		return;
+	}
+	size = ioregion_size_bytes(ioregion_info_size_exp(c->info));
+	if (c->cmd == IOREGION_CMD_WRITE && !resp) {
+		ch->batch[ch->nbatch++] = (struct device_write){
+			.offset = c->offset,
+			.data = c->data & ioregion_size_mask(size),
+			.size = size,
+			.requester = ch->requester,
+		};
+		return;
+	}
+	/* Posted writes queued before this access must land first. */
+	channel_flush_batch(ch);
+	if (c->cmd == IOREGION_CMD_READ) {
+		ch->counters.reads++;
+		if (dev->ops->read(dev, ch->requester, c->offset, size,
+				   &value) < 0) {
+			channel_error(ch, "read the device refused", c->offset);
+			value = UINT64_MAX;
+		}
+		channel_respond(ch, value & ioregion_size_mask(size));
+		return;
+	}
+	ch->counters.writes++;
+	if (dev->ops->write(dev, ch->requester, c->offset, size,
+			    c->data & ioregion_size_mask(size)) < 0)
+		channel_error(ch, "write the device refused", c->offset);
+	channel_respond(ch, 0);
+}
+
+size_t channel_serve(struct channel *ch, const uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (len - done >= IOREGION_FRAME_SIZE) {
+		struct ioregion_cmd c;
+
+		memcpy(&c, buf + done, sizeof(c));
+		channel_serve_one(ch, &c);
+		done += IOREGION_FRAME_SIZE;
+	}
+	channel_flush_batch(ch);
+	return done;
+}
+
+/* Returns 1 when every response is out, 0 when the socket is full, -1 on
+ * error. */
+static int channel_send(struct channel *ch)
+{
+	while (ch->out_off < ch->out_len) {
+		ssize_t n = send(ch->fd, (uint8_t *)ch->out + ch->out_off,
+				 ch->out_len - ch->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		ch->out_off += (size_t)n;
+	}
+	ch->out_off = ch->out_len = 0;
+	return 1;
+}
+
+/* A VMM that stops reading responses gets no more commands read until it
+ * does: the daemon never buffers more than one batch for it. */
+static void channel_wait_writable(struct channel *ch, bool wait)
+{
+	if (ch->waiting_to_write == wait)
+		return;
+	ch->waiting_to_write = wait;
+	event_del(ch->ev);
+	event_assign(ch->ev, ch->region->d->base, ch->fd,
+		     (wait ? EV_WRITE : EV_READ) | EV_PERSIST,
+		     channel_on_event, ch);
+	event_add(ch->ev, NULL);
+}
+
+/* One read, serve, respond cycle. Returns 1 to read again, 0 to wait, -1
+ * when the channel was closed. */
+static int channel_round(struct channel *ch)
+{
+	size_t room = sizeof(ch->in) - ch->in_len;
+	ssize_t n;
+	size_t used;
+	int sent;
+
+	n = recv(ch->fd, ch->in + ch->in_len, room, 0);
+	if (n == 0) {
+		channel_close(ch, "peer closed");
+		return -1;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return errno == EINTR;
+		channel_close(ch, strerror(errno));
+		return -1;
+	}
+	ch->in_len += (size_t)n;
+	used = channel_serve(ch, ch->in, ch->in_len);
+	memmove(ch->in, ch->in + used, ch->in_len - used);
+	ch->in_len -= used;
+	sent = channel_send(ch);
+	if (sent < 0) {
+		channel_close(ch, strerror(errno));
+		return -1;
+	}
+	if (sent == 0) {
+		channel_wait_writable(ch, true);
+		return 0;
+	}
+	return (size_t)n == room;
+}
+
+static void channel_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *ch = arg;
+	unsigned int round;
+	int rc;
+
+	if (ch->waiting_to_write) {
+		rc = channel_send(ch);
+		if (rc < 0)
+			channel_close(ch, strerror(errno));
+		else if (rc > 0)
+			channel_wait_writable(ch, false);
+		return;
+	}
+	for (round = 0; round < CHANNEL_ROUNDS; round++) {
+		rc = channel_round(ch);
+		if (rc <= 0)
+			return;
+	}
+}

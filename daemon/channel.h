@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The data path of one (VM, region) pair: the daemon's non-blocking end of
+ * the socketpair whose other end the VMM hands to KVM. Each wake-up reads up
+ * to CHANNEL_BATCH frames at once, keeps a partial frame for the next read,
+ * hands runs of posted writes to the device as one batch, and writes every
+ * response of the wake-up with one write.
+ */
+#ifndef CHANNEL_H
+#define CHANNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "device.h"
+#include "ioregion.h"
+#include "control_io.h"
+#include "log.h"
+
+#define CHANNEL_BATCH 64
+/* Reads per wake-up before yielding to other channels. */
+#define CHANNEL_ROUNDS 16
+
+struct region;
+struct vm;
+
+struct channel_counters {
+	uint64_t reads, writes, posted, errors, batches;
+};
+
+struct channel {
+	TAILQ_ENTRY(channel) vm_link;		/* in vm->channels, always */
+	TAILQ_ENTRY(channel) region_link;	/* in region->channels, while open */
+	struct vm *vm;
+	char region_name[IOR_NAME_MAX + 1];
+	struct region *region;			/* NULL while closed */
+	unsigned int requester;
+	int fd;
+	struct event *ev;
+	bool waiting_to_write;
+	uint8_t in[(CHANNEL_BATCH + 1) * IOREGION_FRAME_SIZE];
+	size_t in_len;
+	struct ioregion_resp out[CHANNEL_BATCH + 1];
+	size_t out_len, out_off;		/* bytes */
+	struct device_write batch[CHANNEL_BATCH + 1];
+	unsigned int nbatch;
+	struct channel_counters counters;
+	struct log_ratelimit ratelimit;
+};
+
+/* A closed channel record for (vm, region name), keeping its counters. */
+struct channel *channel_new(struct vm *vm, const char *region_name);
+void channel_free(struct channel *ch);
+/* Opens the data path; *peer gets the VMM's end. Returns 0 or -errno. */
+int channel_open(struct channel *ch, struct region *region, int *peer);
+/* Tears the data path down; counters stay. */
+void channel_close(struct channel *ch, const char *why);
+bool channel_is_open(const struct channel *ch);
+
+/* Decodes and serves the frames in buf; exposed for the unit tests.
+ * Returns the bytes consumed (whole frames). */
+size_t channel_serve(struct channel *ch, const uint8_t *buf, size_t len);
+
+#endif

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JSON config (ioregiond.json(5)): daemon settings, access rules and
+ * regions. Loading validates everything and reports each defect with its
+ * JSON path; a config that loads is one the daemon can run.
+ */
+#ifndef CONFIG_H_IOREGIOND
+#define CONFIG_H_IOREGIOND
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+enum config_bus { CONFIG_BUS_MMIO, CONFIG_BUS_PIO };
+
+struct config_region {
+	char *name;
+	char *device;
+	enum config_bus bus;
+	uint64_t address;
+	uint64_t size;
+	bool posted_writes;
+	char **vms;
+	unsigned int nvms;
+	json_t *options;	/* may be NULL */
+	json_t *json;		/* the whole object, to detect changes */
+};
+
+struct config_access {
+	bool has_uid, has_gid;
+	uid_t uid;
+	gid_t gid;
+	bool all_vms;
+	char **vms;
+	unsigned int nvms;
+	bool admin;
+};
+
+struct config {
+	unsigned int max_clients;
+	unsigned int max_strikes;
+	bool verbose;
+	struct config_access *access;
+	unsigned int naccess;
+	bool has_access;	/* else the default rules apply */
+	struct config_region *regions;
+	unsigned int nregions;
+};
+
+/* Every defect found, one line each, for the log or the control client. */
+struct config_errors {
+	char **lines;
+	unsigned int count;
+};
+
+void config_errors_add(struct config_errors *errs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* All lines joined with newlines; the caller frees it. */
+char *config_errors_join(const struct config_errors *errs);
+void config_errors_clear(struct config_errors *errs);
+
+/* The built-in config used without -c: one region of each device. */
+extern const char config_default_json[];
+
+/* NULL on failure, with every defect in errs. path NULL: the built-in. */
+struct config *config_load(const char *path, struct config_errors *errs);
+struct config *config_parse(const char *text, struct config_errors *errs);
+void config_free(struct config *cfg);
+
+/* One region object, as Plug sends it; where names its JSON path. */
+int config_region_parse(const json_t *obj, const char *where,
+			struct config_region *out, struct config_errors *errs);
+int config_region_copy(struct config_region *dst,
+		       const struct config_region *src);
+void config_region_clear(struct config_region *r);
+bool config_region_equal(const struct config_region *a,
+			 const struct config_region *b);
+bool config_region_has_vm(const struct config_region *r, const char *vm);
+/* Index of vm in r->vms, or -1. */
+int config_region_vm_index(const struct config_region *r, const char *vm);
+
+/* Checks names are unique and no two regions of one VM overlap on a bus.
+ * wheres[i] names the JSON path of regions[i] for the messages. */
+int config_regions_check(const struct config_region *const *regions,
+			 const char *const *wheres, unsigned int count,
+			 struct config_errors *errs);
+
+const char *config_bus_name(enum config_bus bus);
+
+#endif

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* ioregiond: serves MMIO/PIO regions of many VMs over the ioregion protocol. */
+#include "autoconfig.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "control_io.h"
+#include "ioregiond.h"
+#include "log.h"
+#include "reload.h"
+#include "server.h"
+
+struct main_options {
+	const char *config_path;
+	const char *socket_path;
+	bool check_config;
+	bool verbose;
+};
+
+static void main_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ioregiond [OPTION]...\n"
+		"Serve the MMIO/PIO regions of many VMs over the ioregion protocol.\n"
+		"\n"
+		"  -c, --config PATH        JSON config (default: the built-in config)\n"
+		"      --check-config       validate the config, print every error, exit\n"
+		"  -s, --socket PATH        control socket when not socket-activated\n"
+		"                           (default " SERVER_DEFAULT_SOCKET ")\n"
+		"  -v, --verbose            log debug messages\n"
+		"      --print-capabilities print what this build supports as JSON\n"
+		"  -V, --version            print the version\n"
+		"  -h, --help               print this help\n"
+		"\n"
+		"Signals: SIGHUP reloads the config, SIGTERM and SIGINT stop.\n"
+		"See ioregiond(8) and ioregiond.json(5).\n");
+}
+
+static int main_print_capabilities(void)
+{
+	const struct device_ops *const *ops;
+	json_t *caps = json_object(), *devices = json_array();
+	char *text;
+
+	for (ops = device_all(); *ops; ops++)
+		json_array_append_new(devices, json_string((*ops)->name));
+	json_object_set_new(caps, "type", json_string("ioregion-server"));
+	json_object_set_new(caps, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(caps, "protocol",
+			    json_pack("{s:i,s:i}", "major", IOR_CONTROL_MAJOR,
+				      "minor", IOR_CONTROL_MINOR));
+	json_object_set_new(caps, "features",
+			    json_pack("[sssss]", "posted-writes", "events",
+				      "reload", "plug", "shared-devices"));
+	json_object_set_new(caps, "devices", devices);
+	text = json_dumps(caps, JSON_INDENT(2));
+	json_decref(caps);
+	if (!text)
+		return EXIT_FAILURE;
+	puts(text);
+	free(text);
+	return EXIT_SUCCESS;
+}
+
+static int main_parse(int argc, char **argv, struct main_options *o)
+{
+	enum { OPT_CHECK = 256, OPT_CAPS };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "socket", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "print-capabilities", no_argument, NULL, OPT_CAPS },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:s:vVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config_path = optarg; break;
+		case 's': o->socket_path = optarg; break;
+		case 'v': o->verbose = true; break;
+		case OPT_CHECK: o->check_config = true; break;
+		case OPT_CAPS: exit(main_print_capabilities());
+		case 'V': printf("ioregiond %s\n", PACKAGE_VERSION); exit(0);
+		case 'h': main_usage(stdout); exit(0);
+		default: main_usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ioregiond: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Loads and validates; prints every defect. */
+static struct config *main_load(const char *path)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = config_load(path, &errs);
+	unsigned int i;
+
+	for (i = 0; i < errs.count; i++)
+		log_err("%s", errs.lines[i]);
+	config_errors_clear(&errs);
+	return cfg;
+}
+
+int main(int argc, char **argv)
+{
+	struct main_options o = { .socket_path = SERVER_DEFAULT_SOCKET };
+	struct ioregiond d = { 0 };
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	int rc;
+
+	if (main_parse(argc, argv, &o) < 0)
+		return 2;
+	log_init(o.verbose);
+	cfg = main_load(o.config_path);
+	if (!cfg) {
+		log_err("%s: invalid config", o.config_path ? o.config_path
+							  : "built-in config");
+		return EXIT_FAILURE;
+	}
+	if (o.check_config) {
+		printf("%s: ok, %u regions\n",
+		       o.config_path ? o.config_path : "built-in config",
+		       cfg->nregions);
+		config_free(cfg);
+		return EXIT_SUCCESS;
+	}
+	if (cfg->verbose)
+		log_init(true);
+	signal(SIGPIPE, SIG_IGN);
+	d.base = event_base_new();
+	if (!d.base)
+		log_fatal("cannot create the event loop");
+	d.config_path = o.config_path;
+	TAILQ_INIT(&d.regions);
+	TAILQ_INIT(&d.vms);
+	TAILQ_INIT(&d.sessions);
+	if (reload_apply(&d, cfg, &errs) < 0) {
+		unsigned int i;
+
+		for (i = 0; i < errs.count; i++)
+			log_err("%s", errs.lines[i]);
+		return EXIT_FAILURE;
+	}
+	rc = server_run(&d, o.socket_path);
+	config_free(d.config);
+	event_base_free(d.base);
+	return rc;
+}

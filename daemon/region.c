@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "region.h"
+#include "session.h"
+
+static void region_device_log(void *ctx, int level, const char *fmt,
+			      va_list ap)
+{
+	struct region *r = ctx;
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log_msg(level, "region %s: %s", r->cfg.name, line);
+}
+
+struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
+			  bool plugged, struct config_errors *errs)
+{
+	struct region *r = calloc(1, sizeof(*r));
+	struct device_host host = { .log = region_device_log };
+	char why[256] = "out of memory";
+
+	if (!r || config_region_copy(&r->cfg, cfg) < 0) {
+		free(r);
+		config_errors_add(errs, "region %s: out of memory", cfg->name);
+		return NULL;
+	}
+	r->d = d;
+	r->plugged = plugged;
+	r->user_data = ++d->next_user_data;
+	TAILQ_INIT(&r->channels);
+	host.ctx = r;
+	r->dev = device_create(device_find(cfg->device), cfg->options,
+			       cfg->size, cfg->nvms, &host, why, sizeof(why));
+	if (!r->dev) {
+		config_errors_add(errs, "region %s: %s", cfg->name, why);
+		config_region_clear(&r->cfg);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void region_free(struct region *r)
+{
+	r->dev->ops->destroy(r->dev);
+	config_region_clear(&r->cfg);
+	free(r);
+}
+
+void region_publish(struct region *r)
+{
+	TAILQ_INSERT_TAIL(&r->d->regions, r, link);
+	log_info("region %s: %s on %s 0x%llx+0x%llx for %u VM(s)%s",
+		 r->cfg.name, r->cfg.device, config_bus_name(r->cfg.bus),
+		 (unsigned long long)r->cfg.address,
+		 (unsigned long long)r->cfg.size, r->cfg.nvms,
+		 r->cfg.posted_writes ? ", posted writes" : "");
+	session_announce_added(r->d, r);
+}
+
+void region_remove(struct region *r)
+{
+	struct channel *ch;
+
+	while ((ch = TAILQ_FIRST(&r->channels)))
+		channel_close(ch, "region removed");
+	TAILQ_REMOVE(&r->d->regions, r, link);
+	session_announce_removed(r->d, r);
+	log_info("region %s: removed", r->cfg.name);
+	region_free(r);
+}
+
+struct region *region_find(struct ioregiond *d, const char *name)
+{
+	struct region *r;
+
+	TAILQ_FOREACH(r, &d->regions, link)
+		if (strcmp(r->cfg.name, name) == 0)
+			return r;
+	return NULL;
+}
+
+void region_describe(const struct region *r, Ior__RegionDescriptor *desc)
+{
+	ior__region_descriptor__init(desc);
+	desc->name = r->cfg.name;
+	desc->device = r->cfg.device;
+	desc->bus = r->cfg.bus == CONFIG_BUS_PIO ? IOR__BUS__BUS_PIO
+						 : IOR__BUS__BUS_MMIO;
+	desc->address = r->cfg.address;
+	desc->size = r->cfg.size;
+	desc->flags = r->cfg.posted_writes ? IOR__REGION_FLAG__REGION_POSTED_WRITES
+					   : 0;
+	desc->user_data = r->user_data;
+	desc->n_vms = r->cfg.nvms;
+	desc->vms = r->cfg.vms;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket and the daemon's life cycle: socket activation or a
+ * socket of its own, accepting clients, sd_notify (READY, STATUS, STOPPING,
+ * WATCHDOG), and the signals (SIGTERM/SIGINT stop, SIGHUP reloads).
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include "ioregiond.h"
+
+#define SERVER_DEFAULT_SOCKET "/run/ioregiond/control.sock"
+
+/* Serves until SIGTERM or SIGINT; returns the exit status. */
+int server_run(struct ioregiond *d, const char *socket_path);
+
+#endif

@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "channel.h"
+#include "region.h"
+#include "reload.h"
+#include "session.h"
+#include "stats.h"
+#include "vm.h"
+
+#define SESSION_CAPABILITIES                                              \
+	(IOR__CAPABILITY__CAP_POSTED_WRITES | IOR__CAPABILITY__CAP_EVENTS |   \
+	 IOR__CAPABILITY__CAP_RELOAD | IOR__CAPABILITY__CAP_PLUG |            \
+	 IOR__CAPABILITY__CAP_SHARED_DEVICES)
+
+static void session_on_read(evutil_socket_t fd, short what, void *arg);
+static void session_on_write(evutil_socket_t fd, short what, void *arg);
+
+int session_new(struct ioregiond *d, int fd)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	s->fd = fd;
+	STAILQ_INIT(&s->queue);
+	rc = access_read_peer(fd, &s->peer);
+	if (rc < 0)
+		goto fail;
+	s->ev_read = event_new(d->base, fd, EV_READ | EV_PERSIST,
+			       session_on_read, s);
+	s->ev_write = event_new(d->base, fd, EV_WRITE, session_on_write, s);
+	if (!s->ev_read || !s->ev_write || event_add(s->ev_read, NULL) < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	TAILQ_INSERT_TAIL(&d->sessions, s, link);
+	d->nsessions++;
+	d->counters.sessions_accepted++;
+	log_debug("client pid %d uid %u connected", (int)s->peer.pid,
+		  (unsigned int)s->peer.uid);
+	return 0;
+fail:
+	if (s->ev_read)
+		event_free(s->ev_read);
+	if (s->ev_write)
+		event_free(s->ev_write);
+	access_peer_clear(&s->peer);
+	free(s);
+	close(fd);
+	return rc;
+}
+
+void session_free(struct session *s)
+{
+	struct session_packet *p;
+
+	while ((p = STAILQ_FIRST(&s->queue))) {
+		STAILQ_REMOVE_HEAD(&s->queue, link);
+		if (p->fd >= 0)
+			close(p->fd);
+		free(p);
+	}
+	TAILQ_REMOVE(&s->d->sessions, s, link);
+	s->d->nsessions--;
+	event_free(s->ev_read);
+	event_free(s->ev_write);
+	access_peer_clear(&s->peer);
+	close(s->fd);
+	free(s);
+}
+
+void session_free_all(struct ioregiond *d)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&d->sessions)))
+		session_free(s);
+}
+
+/* Frees the session from its own write event, so that callers iterating
+ * over sessions never see one vanish under them. */
+static void session_drop(struct session *s, const char *why)
+{
+	if (!s->closing)
+		log_info("client %s (pid %d): disconnected: %s",
+			 s->client_name[0] ? s->client_name : "?",
+			 (int)s->peer.pid, why);
+	s->closing = true;
+	event_del(s->ev_read);
+	event_active(s->ev_write, EV_WRITE, 0);
+}
+
+static int session_flush(struct session *s)
+{
+	struct session_packet *p;
+	int rc;
+
+	while ((p = STAILQ_FIRST(&s->queue))) {
+		rc = control_send_packed(s->fd, p->buf, p->len, p->fd);
+		if (rc == -EAGAIN) {
+			event_add(s->ev_write, NULL);
+			return 0;
+		}
+		STAILQ_REMOVE_HEAD(&s->queue, link);
+		s->queued--;
+		if (p->fd >= 0)
+			close(p->fd);
+		free(p);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Queues a message; fd, if any, is closed once sent. */
+static void session_send(struct session *s, Ior__ServerMessage *msg, int fd)
+{
+	size_t len = ior__server_message__get_packed_size(msg);
+	struct session_packet *p;
+
+	if (s->closing || s->queued >= SESSION_MAX_QUEUED ||
+	    len > IOR_CONTROL_MAX_PACKET || !(p = malloc(sizeof(*p) + len))) {
+		if (fd >= 0)
+			close(fd);
+		if (!s->closing) {
+			s->d->counters.control_disconnects++;
+			session_drop(s, "reply queue full or reply too large");
+		}
+		return;
+	}
+	p->fd = fd;
+	p->len = ior__server_message__pack(msg, p->buf);
+	STAILQ_INSERT_TAIL(&s->queue, p, link);
+	s->queued++;
+	if (session_flush(s) < 0)
+		session_drop(s, strerror(errno));
+}
+
+static void session_reply_error(struct session *s, uint32_t id, int code,
+				const char *message)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__Error err = IOR__ERROR__INIT;
+
+	err.code = code;
+	err.message = (char *)message;
+	msg.id = id;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_ERROR;
+	msg.error = &err;
+	session_send(s, &msg, -1);
+}
+
+static void session_reply_ok(struct session *s, uint32_t id, const char *text)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__Ok ok = IOR__OK__INIT;
+
+	ok.message = (char *)text;
+	msg.id = id;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_OK;
+	msg.ok = &ok;
+	session_send(s, &msg, -1);
+}
+
+/* A request that breaks the protocol: answered, counted, and held against
+ * the client. */
+static void session_strike(struct session *s, uint32_t id, int code,
+			   const char *why)
+{
+	s->d->counters.control_errors++;
+	s->strikes++;
+	log_info("client %s (pid %d): refused request: %s",
+		 s->client_name[0] ? s->client_name : "?", (int)s->peer.pid,
+		 why);
+	session_reply_error(s, id, code, why);
+	if (s->strikes >= s->d->config->max_strikes) {
+		s->d->counters.control_disconnects++;
+		session_drop(s, "too many malformed requests");
+	}
+}
+
+static void session_refuse(struct session *s, uint32_t id, int code,
+			   const char *why)
+{
+	if (code == EACCES || code == EPERM)
+		s->d->counters.access_denied++;
+	s->d->counters.control_errors++;
+	session_reply_error(s, id, code, why);
+}
+
+static void session_hello(struct session *s, uint32_t id, const Ior__Hello *h)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__HelloReply reply = IOR__HELLO_REPLY__INIT;
+	char why[160];
+
+	if (s->greeted) {
+		session_strike(s, id, EALREADY, "hello was already sent");
+		return;
+	}
+	if (h->major != IOR_CONTROL_MAJOR) {
+		snprintf(why, sizeof(why),
+			 "protocol %u.%u is not supported: this daemon speaks %d.%d",
+			 h->major, h->minor, IOR_CONTROL_MAJOR,
+			 IOR_CONTROL_MINOR);
+		session_refuse(s, id, EPROTONOSUPPORT, why);
+		session_drop(s, "protocol major version mismatch");
+		return;
+	}
+	if (h->vm_name && h->vm_name[0] &&
+	    !access_may_attach(s->d, &s->peer, h->vm_name)) {
+		snprintf(why, sizeof(why), "uid %u may not attach as VM \"%s\"",
+			 (unsigned int)s->peer.uid, h->vm_name);
+		session_refuse(s, id, EACCES, why);
+		return;
+	}
+	s->greeted = true;
+	s->admin = access_is_admin(s->d, &s->peer);
+	snprintf(s->client_name, sizeof(s->client_name), "%s", h->client_name);
+	snprintf(s->vm_name, sizeof(s->vm_name), "%s",
+		 h->vm_name ? h->vm_name : "");
+	log_info("client %s (pid %d, uid %u) attached%s%s%s",
+		 s->client_name, (int)s->peer.pid, (unsigned int)s->peer.uid,
+		 s->vm_name[0] ? " as VM " : "", s->vm_name,
+		 s->admin ? " (admin)" : "");
+	reply.major = IOR_CONTROL_MAJOR;
+	reply.minor = IOR_CONTROL_MINOR;
+	reply.daemon_version = (char *)PACKAGE_VERSION;
+	reply.capabilities = SESSION_CAPABILITIES;
+	reply.admin = s->admin;
+	msg.id = id;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_HELLO;
+	msg.hello = &reply;
+	session_send(s, &msg, -1);
+}
+
+/* Which VM a request about vm_name concerns: the session's own, or any VM
+ * for an admin. NULL: every VM (admins only). Sets *denied on refusal. */
+static const char *session_scope(struct session *s, const char *vm_name,
+				 bool *denied)
+{
+	*denied = false;
+	if (vm_name && vm_name[0]) {
+		if (strcmp(vm_name, s->vm_name) != 0 && !s->admin)
+			*denied = true;
+		return vm_name;
+	}
+	if (s->vm_name[0])
+		return s->vm_name;
+	*denied = !s->admin;
+	return NULL;
+}
+
+static void session_list(struct session *s, uint32_t id,
+			 const Ior__ListRegions *req)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__RegionList list = IOR__REGION_LIST__INIT;
+	Ior__RegionDescriptor *descs, **ptrs;
+	struct region *r;
+	const char *vm;
+	bool denied;
+	size_t n = 0;
+
+	vm = session_scope(s, req->vm_name, &denied);
+	if (denied) {
+		session_refuse(s, id, EACCES,
+			       "only admins list regions of other VMs");
+		return;
+	}
+	TAILQ_FOREACH(r, &s->d->regions, link)
+		n++;
+	descs = calloc(n + 1, sizeof(*descs));
+	ptrs = calloc(n + 1, sizeof(*ptrs));
+	if (!descs || !ptrs) {
+		session_reply_error(s, id, ENOMEM, "out of memory");
+		goto out;
+	}
+	TAILQ_FOREACH(r, &s->d->regions, link) {
+		if (vm && !config_region_has_vm(&r->cfg, vm))
+			continue;
+		region_describe(r, &descs[list.n_regions]);
+		ptrs[list.n_regions] = &descs[list.n_regions];
+		list.n_regions++;
+	}
+	list.regions = ptrs;
+	msg.id = id;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_REGIONS;
+	msg.regions = &list;
+	session_send(s, &msg, -1);
+out:
+	free(descs);
+	free(ptrs);
+}
+
+static void session_open(struct session *s, uint32_t id, const char *name)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__OpenReply reply = IOR__OPEN_REPLY__INIT;
+	Ior__RegionDescriptor desc;
+	struct region *r = region_find(s->d, name);
+	struct channel *ch;
+	struct vm *vm;
+	char why[200];
+	int peer, rc;
+
+	if (!s->vm_name[0]) {
+		session_refuse(s, id, EINVAL, "attach as a VM (hello.vm_name) to open regions");
+		return;
+	}
+	if (!r || !config_region_has_vm(&r->cfg, s->vm_name)) {
+		snprintf(why, sizeof(why), "VM \"%s\" has no region \"%s\"",
+			 s->vm_name, name);
+		session_refuse(s, id, r ? EACCES : ENOENT, why);
+		return;
+	}
+	vm = vm_get(s->d, s->vm_name);
+	ch = vm ? vm_channel(vm, name) : NULL;
+	rc = ch ? channel_open(ch, r, &peer) : -ENOMEM;
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "region \"%s\" of VM \"%s\": %s", name,
+			 s->vm_name, rc == -EBUSY ? "already open" : strerror(-rc));
+		session_refuse(s, id, -rc, why);
+		return;
+	}
+	log_info("vm %s region %s: opened by %s (pid %d)", s->vm_name, name,
+		 s->client_name, (int)s->peer.pid);
+	region_describe(r, &desc);
+	reply.region = &desc;
+	msg.id = id;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_OPEN;
+	msg.open = &reply;
+	session_send(s, &msg, peer);
+}
+
+static void session_close_region(struct session *s, uint32_t id,
+				 const char *name)
+{
+	struct vm *vm = s->vm_name[0] ? vm_find(s->d, s->vm_name) : NULL;
+	struct channel *ch = vm ? vm_channel_find(vm, name) : NULL;
+
+	if (!ch || !channel_is_open(ch)) {
+		session_refuse(s, id, ENOENT, "no such open region");
+		return;
+	}
+	channel_close(ch, "closed by its VMM");
+	session_reply_ok(s, id, NULL);
+}
+
+static void session_stats(struct session *s, uint32_t id,
+			  const Ior__StatsRequest *req)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__StatsReply *reply;
+	const char *vm;
+	bool denied;
+
+	vm = session_scope(s, req->vm_name, &denied);
+	if (denied) {
+		session_refuse(s, id, EACCES, "only admins see other VMs' stats");
+		return;
+	}
+	reply = stats_build(s->d, vm);
+	if (!reply) {
+		session_reply_error(s, id, ENOMEM, "out of memory");
+		return;
+	}
+	msg.id = id;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_STATS;
+	msg.stats = reply;
+	session_send(s, &msg, -1);
+	stats_free(reply);
+}
+
+/* Reload, plug and unplug: admin only; errors carry every config defect. */
+static void session_admin(struct session *s, const Ior__ClientMessage *m)
+{
+	struct config_errors errs = { 0 };
+	char *text;
+	int rc;
+
+	if (!s->admin) {
+		session_refuse(s, m->id, EPERM, "admin rights required");
+		return;
+	}
+	if (m->body_case == IOR__CLIENT_MESSAGE__BODY_RELOAD)
+		rc = reload_config(s->d, &errs);
+	else if (m->body_case == IOR__CLIENT_MESSAGE__BODY_PLUG)
+		rc = reload_plug(s->d, m->plug->region_json, &errs);
+	else
+		rc = reload_unplug(s->d, m->unplug->name, &errs);
+	if (rc == 0) {
+		session_reply_ok(s, m->id, NULL);
+		return;
+	}
+	text = config_errors_join(&errs);
+	log_warn("client %s: request refused: %s", s->client_name,
+		 text ? text : strerror(-rc));
+	session_refuse(s, m->id, -rc, text ? text : strerror(-rc));
+	free(text);
+	config_errors_clear(&errs);
+}
+
+static void session_dispatch(struct session *s, const Ior__ClientMessage *m)
+{
+	switch (m->body_case) {
+	case IOR__CLIENT_MESSAGE__BODY_HELLO:
+		session_hello(s, m->id, m->hello);
+		break;
+	case IOR__CLIENT_MESSAGE__BODY_LIST_REGIONS:
+		session_list(s, m->id, m->list_regions);
+		break;
+	case IOR__CLIENT_MESSAGE__BODY_OPEN_REGION:
+		session_open(s, m->id, m->open_region->name);
+		break;
+	case IOR__CLIENT_MESSAGE__BODY_CLOSE_REGION:
+		session_close_region(s, m->id, m->close_region->name);
+		break;
+	case IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE:
+		s->subscribed = true;
+		session_reply_ok(s, m->id, NULL);
+		break;
+	case IOR__CLIENT_MESSAGE__BODY_STATS:
+		session_stats(s, m->id, m->stats);
+		break;
+	default:
+		session_admin(s, m);
+		break;
+	}
+}
+
+static void session_handle(struct session *s, const uint8_t *buf, size_t len)
+{
+	Ior__ClientMessage *m;
+	const char *why;
+
+	m = ior__client_message__unpack(NULL, len, buf);
+	if (!m) {
+		session_strike(s, 0, EBADMSG, "malformed message");
+		return;
+	}
+	why = control_client_message_check(m);
+	if (why)
+		session_strike(s, m->id, EINVAL, why);
+	else if (!s->greeted &&
+		 m->body_case != IOR__CLIENT_MESSAGE__BODY_HELLO)
+		session_strike(s, m->id, EPROTO, "the first request must be hello");
+	else
+		session_dispatch(s, m);
+	ior__client_message__free_unpacked(m, NULL);
+}
+
+static void session_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	static uint8_t buf[IOR_CONTROL_MAX_PACKET];
+	struct session *s = arg;
+	ssize_t n;
+
+	n = control_recv(s->fd, buf, sizeof(buf), NULL, MSG_DONTWAIT);
+	if (n == -EAGAIN || n == -EINTR)
+		return;
+	if (n == -EMSGSIZE) {
+		session_strike(s, 0, EMSGSIZE, "message larger than 64 KiB");
+		return;
+	}
+	if (n <= 0) {
+		session_drop(s, n == 0 ? "closed" : strerror((int)-n));
+		return;
+	}
+	session_handle(s, buf, (size_t)n);
+}
+
+static void session_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int rc = session_flush(s);
+
+	if (s->closing && (rc < 0 || STAILQ_EMPTY(&s->queue)))
+		session_free(s);
+	else if (rc < 0)
+		session_drop(s, strerror(-rc));
+}
+
+static void session_announce(struct ioregiond *d, const struct region *r,
+			     Ior__ServerMessage *msg)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &d->sessions, link) {
+		if (!s->subscribed || s->closing)
+			continue;
+		if (s->vm_name[0] ? config_region_has_vm(&r->cfg, s->vm_name)
+				  : s->admin)
+			session_send(s, msg, -1);
+	}
+}
+
+void session_announce_added(struct ioregiond *d, const struct region *r)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__RegionAdded added = IOR__REGION_ADDED__INIT;
+	Ior__RegionDescriptor desc;
+
+	region_describe(r, &desc);
+	added.region = &desc;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_ADDED;
+	msg.region_added = &added;
+	session_announce(d, r, &msg);
+}
+
+void session_announce_removed(struct ioregiond *d, const struct region *r)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__RegionRemoved removed = IOR__REGION_REMOVED__INIT;
+
+	removed.name = r->cfg.name;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_REMOVED;
+	msg.region_removed = &removed;
+	session_announce(d, r, &msg);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One control connection: a VMM (through libioregion) or an admin client.
+ * Requests are validated in full before anything acts on them; a malformed
+ * one gets an Error reply and a strike, and too many strikes disconnect the
+ * client. Replies that the socket cannot take yet wait in a bounded queue;
+ * a client that lets it fill up is disconnected rather than buffered for.
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "control_io.h"
+#include "ioregiond.h"
+
+/* Replies and events queued for a slow client before it is dropped. */
+#define SESSION_MAX_QUEUED 1024
+
+struct session_packet {
+	STAILQ_ENTRY(session_packet) link;
+	int fd;			/* sent with the packet, then closed */
+	size_t len;
+	uint8_t buf[];
+};
+
+struct session_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;		/* supplementary groups (SO_PEERGROUPS) */
+	unsigned int ngroups;
+};
+
+struct session {
+	TAILQ_ENTRY(session) link;
+	struct ioregiond *d;
+	int fd;
+	struct event *ev_read, *ev_write;
+	struct session_peer peer;
+	bool greeted, admin, subscribed;
+	bool closing;		/* close once the queue is sent */
+	char client_name[IOR_NAME_MAX + 1];
+	char vm_name[IOR_NAME_MAX + 1];	/* empty: attached as no VM */
+	unsigned int strikes;
+	STAILQ_HEAD(, session_packet) queue;
+	unsigned int queued;
+};
+
+/* Takes ownership of an accepted connection. */
+int session_new(struct ioregiond *d, int fd);
+void session_free(struct session *s);
+void session_free_all(struct ioregiond *d);
+
+struct region;
+void session_announce_added(struct ioregiond *d, const struct region *r);
+void session_announce_removed(struct ioregiond *d, const struct region *r);
+
+#endif

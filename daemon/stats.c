@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "region.h"
+#include "stats.h"
+#include "vm.h"
+
+/* Device counters of one region, gathered through device_ops.stats. */
+struct stats_counters {
+	Ior__Counter **items;
+	size_t n, cap;
+	bool oom;
+};
+
+static void stats_counter_add(void *ctx, const char *name, uint64_t value)
+{
+	struct stats_counters *c = ctx;
+	Ior__Counter *item;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 8;
+		Ior__Counter **items = realloc(c->items, cap * sizeof(*items));
+
+		if (!items) {
+			c->oom = true;
+			return;
+		}
+		c->items = items;
+		c->cap = cap;
+	}
+	item = malloc(sizeof(*item));
+	if (!item) {
+		c->oom = true;
+		return;
+	}
+	ior__counter__init(item);
+	item->name = (char *)name;
+	item->value = value;
+	c->items[c->n++] = item;
+}
+
+static void stats_counters_free(Ior__Counter **items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}
+
+static Ior__RegionStats *stats_region(const struct channel *ch)
+{
+	Ior__RegionStats *rs = malloc(sizeof(*rs));
+	struct stats_counters dev = { 0 };
+
+	if (!rs)
+		return NULL;
+	ior__region_stats__init(rs);
+	rs->name = (char *)ch->region_name;
+	rs->reads = ch->counters.reads;
+	rs->writes = ch->counters.writes;
+	rs->posted = ch->counters.posted;
+	rs->errors = ch->counters.errors;
+	rs->batches = ch->counters.batches;
+	rs->open = channel_is_open(ch);
+	if (ch->region && ch->region->dev->ops->stats)
+		ch->region->dev->ops->stats(ch->region->dev, stats_counter_add,
+					    &dev);
+	rs->device = dev.items;
+	rs->n_device = dev.n;
+	if (dev.oom) {
+		stats_counters_free(dev.items, dev.n);
+		free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+static void stats_vm_free(Ior__VmStats *vs)
+{
+	size_t i;
+
+	for (i = 0; i < vs->n_regions; i++) {
+		stats_counters_free(vs->regions[i]->device,
+				    vs->regions[i]->n_device);
+		free(vs->regions[i]);
+	}
+	free(vs->regions);
+	free(vs);
+}
+
+static Ior__VmStats *stats_vm(const struct vm *vm)
+{
+	Ior__VmStats *vs = malloc(sizeof(*vs));
+	struct channel_counters sum;
+	const struct channel *ch;
+	size_t n = 0;
+
+	if (!vs)
+		return NULL;
+	ior__vm_stats__init(vs);
+	vm_sum(vm, &sum);
+	vs->name = (char *)vm->name;
+	vs->reads = sum.reads;
+	vs->writes = sum.writes;
+	vs->posted = sum.posted;
+	vs->errors = sum.errors;
+	vs->batches = sum.batches;
+	TAILQ_FOREACH(ch, &vm->channels, vm_link)
+		n++;
+	vs->regions = calloc(n + 1, sizeof(*vs->regions));
+	if (!vs->regions) {
+		free(vs);
+		return NULL;
+	}
+	TAILQ_FOREACH(ch, &vm->channels, vm_link) {
+		Ior__RegionStats *rs = stats_region(ch);
+
+		if (!rs) {
+			stats_vm_free(vs);
+			return NULL;
+		}
+		vs->regions[vs->n_regions++] = rs;
+	}
+	return vs;
+}
+
+static int stats_daemon(struct ioregiond *d, Ior__StatsReply *reply)
+{
+	const struct ioregiond_counters *c = &d->counters;
+	struct stats_counters out = { 0 };
+
+	stats_counter_add(&out, "sessions", d->nsessions);
+	stats_counter_add(&out, "sessions_accepted", c->sessions_accepted);
+	stats_counter_add(&out, "sessions_refused", c->sessions_refused);
+	stats_counter_add(&out, "control_errors", c->control_errors);
+	stats_counter_add(&out, "control_disconnects", c->control_disconnects);
+	stats_counter_add(&out, "access_denied", c->access_denied);
+	stats_counter_add(&out, "reloads", c->reloads);
+	stats_counter_add(&out, "reload_failures", c->reload_failures);
+	stats_counter_add(&out, "regions_opened", c->regions_opened);
+	stats_counter_add(&out, "regions_closed", c->regions_closed);
+	reply->daemon = out.items;
+	reply->n_daemon = out.n;
+	return out.oom ? -1 : 0;
+}
+
+Ior__StatsReply *stats_build(struct ioregiond *d, const char *vm_name)
+{
+	Ior__StatsReply *reply = malloc(sizeof(*reply));
+	struct vm *vm;
+	size_t n = 0;
+
+	if (!reply)
+		return NULL;
+	ior__stats_reply__init(reply);
+	TAILQ_FOREACH(vm, &d->vms, link)
+		n++;
+	reply->vms = calloc(n + 1, sizeof(*reply->vms));
+	if (!reply->vms || stats_daemon(d, reply) < 0)
+		goto oom;
+	TAILQ_FOREACH(vm, &d->vms, link) {
+		if (vm_name && strcmp(vm->name, vm_name) != 0)
+			continue;
+		reply->vms[reply->n_vms] = stats_vm(vm);
+		if (!reply->vms[reply->n_vms])
+			goto oom;
+		reply->n_vms++;
+	}
+	return reply;
+oom:
+	stats_free(reply);
+	return NULL;
+}
+
+void stats_free(Ior__StatsReply *reply)
+{
+	size_t i;
+
+	if (!reply)
+		return;
+	for (i = 0; i < reply->n_vms; i++)
+		stats_vm_free(reply->vms[i]);
+	free(reply->vms);
+	stats_counters_free(reply->daemon, reply->n_daemon);
+	free(reply);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Device models. A model is a vtable with no knowledge of sockets or the
+ * event loop: the daemon decodes frames and calls read/write with the offset
+ * inside the region, the access size in bytes and the requester (the index
+ * of the accessing VM in the region's "vms" list, so shared devices know who
+ * is talking). Adding a model is one new file and one line in registry.c.
+ */
+#ifndef DEVICE_H
+#define DEVICE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+struct device;
+
+/* What a model may use of its host: logging, nothing else. */
+struct device_host {
+	void (*log)(void *ctx, int level, const char *fmt, va_list ap);
+	void *ctx;
+};
+
+struct device_write {
+	uint64_t offset;
+	uint64_t data;
+	unsigned int size;
+	unsigned int requester;
+};
+
+/* Called once per counter by device_ops.stats. */
+typedef void device_stat_fn(void *ctx, const char *name, uint64_t value);
+
+struct device_ops {
+	const char *name;
+	/* Validates options and size; on failure writes why into err. */
+	struct device *(*create)(const json_t *options, uint64_t size,
+				 unsigned int requesters,
+				 const struct device_host *host, char *err,
+				 size_t errlen);
+	/* Return 0, or -1 when the access cannot be served (the daemon then
+	 * answers all-ones and counts an error). */
+	int (*read)(struct device *dev, unsigned int requester,
+		    uint64_t offset, unsigned int size, uint64_t *value);
+	int (*write)(struct device *dev, unsigned int requester,
+		     uint64_t offset, unsigned int size, uint64_t value);
+	/* Optional: posted writes in arrival order. Returns the number of
+	 * writes that failed. Without it, write is called for each. */
+	unsigned int (*write_batch)(struct device *dev,
+				    const struct device_write *writes,
+				    unsigned int count);
+	void (*reset)(struct device *dev);
+	void (*destroy)(struct device *dev);
+	void (*stats)(struct device *dev, device_stat_fn *emit, void *ctx);
+};
+
+struct device {
+	const struct device_ops *ops;
+	struct device_host host;
+};
+
+/* The registry: NULL if no model has that name. */
+const struct device_ops *device_find(const char *name);
+/* Names of every model, NULL-terminated, for --print-capabilities. */
+const struct device_ops *const *device_all(void);
+
+/* Creates an instance through ops->create and binds it to its host. */
+struct device *device_create(const struct device_ops *ops,
+			     const json_t *options, uint64_t size,
+			     unsigned int requesters,
+			     const struct device_host *host, char *err,
+			     size_t errlen);
+
+/* Dispatches a batch through write_batch or one write at a time. */
+unsigned int device_write_batch(struct device *dev,
+				const struct device_write *writes,
+				unsigned int count);
+
+void device_log(struct device *dev, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Helpers for option parsing shared by the models. */
+int device_opt_uint(const json_t *options, const char *key, uint64_t def,
+		    uint64_t min, uint64_t max, uint64_t *out, char *err,
+		    size_t errlen);
+/* Rejects keys not in the NULL-terminated list. */
+int device_opt_known(const json_t *options, const char *const *keys,
+		     char *err, size_t errlen);
+
+/* Mask of the low `size` bytes. */
+uint64_t device_size_mask(unsigned int size);
+
+/* Little-endian load/store of `size` bytes, for byte-array backed models. */
+uint64_t device_load(const uint8_t *p, unsigned int size);
+void device_store(uint8_t *p, unsigned int size, uint64_t value);
+
+#endif /* DEVICE_H */

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uart16550: the registers of an 8250/16550A that Linux's 8250 driver probes
+ * and that a bare-metal polling loop uses: RBR/THR, IER, IIR/FCR, LCR, MCR,
+ * LSR, MSR, SCR, and DLL/DLM behind LCR.DLAB. Transmitted bytes go out a line
+ * at a time to stdout, a file or the log ("output": "stdout" | "file" |
+ * "log" | "none", "path" for a file). Loopback mode (MCR.LOOP) feeds THR
+ * into RBR and MCR into MSR, which the Linux driver's probe checks. There is
+ * no receive source otherwise and no interrupt line.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "device.h"
+
+#define UART_RBR_THR 0
+#define UART_IER 1
+#define UART_IIR_FCR 2
+#define UART_LCR 3
+#define UART_MCR 4
+#define UART_LSR 5
+#define UART_MSR 6
+#define UART_SCR 7
+#define UART_SIZE 8
+
+#define UART_IER_RDI 0x01
+#define UART_IER_THRI 0x02
+#define UART_IIR_NO_INT 0x01
+#define UART_IIR_THRI 0x02
+#define UART_IIR_RDI 0x04
+#define UART_IIR_FIFO_ON 0xc0
+#define UART_FCR_ENABLE 0x01
+#define UART_FCR_CLEAR_RX 0x02
+#define UART_LCR_DLAB 0x80
+#define UART_MCR_LOOP 0x10
+#define UART_LSR_DR 0x01
+#define UART_LSR_THRE 0x20
+#define UART_LSR_TEMT 0x40
+
+#define UART_RX_FIFO 16
+#define UART_LINE_MAX 256
+
+enum uart_output { UART_OUT_STDOUT, UART_OUT_FILE, UART_OUT_LOG, UART_OUT_NONE };
+
+struct dev_uart {
+	struct device dev;
+	enum uart_output output;
+	FILE *file;
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+	bool thr_irq_pending;
+	uint8_t rx[UART_RX_FIFO];
+	unsigned int rx_head, rx_count;
+	char line[UART_LINE_MAX];
+	size_t line_len;
+	uint64_t tx_bytes, lines, rx_overruns, bad_access;
+};
+
+static struct dev_uart *dev_uart(struct device *dev)
+{
+	return (struct dev_uart *)dev;
+}
+
+static int dev_uart_parse_output(struct dev_uart *u, const json_t *options,
+				 char *err, size_t errlen)
+{
+	const json_t *out = options ? json_object_get(options, "output") : NULL;
+	const json_t *path = options ? json_object_get(options, "path") : NULL;
+	const char *s = out ? json_string_value(out) : "log";
+
+	if (!s) {
+		snprintf(err, errlen, "options.output: expected a string");
+		return -1;
+	}
+	if (strcmp(s, "stdout") == 0)
+		u->output = UART_OUT_STDOUT;
+	else if (strcmp(s, "log") == 0)
+		u->output = UART_OUT_LOG;
+	else if (strcmp(s, "none") == 0)
+		u->output = UART_OUT_NONE;
+	else if (strcmp(s, "file") == 0)
+		u->output = UART_OUT_FILE;
+	else {
+		snprintf(err, errlen,
+			 "options.output: \"%s\" is not stdout, file, log or none",
+			 s);
+		return -1;
+	}
+	if ((u->output == UART_OUT_FILE) != (path != NULL)) {
+		snprintf(err, errlen, "options.path: %s",
+			 path ? "only with \"output\": \"file\""
+			      : "required with \"output\": \"file\"");
+		return -1;
+	}
+	if (path && !json_is_string(path)) {
+		snprintf(err, errlen, "options.path: expected a string");
+		return -1;
+	}
+	if (u->output == UART_OUT_FILE) {
+		u->file = fopen(json_string_value(path), "ae");
+		if (!u->file) {
+			snprintf(err, errlen, "options.path: %s: %s",
+				 json_string_value(path), strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct device *dev_uart_create(const json_t *options, uint64_t size,
+				      unsigned int requesters,
+				      const struct device_host *host,
+				      char *err, size_t errlen)
+{
+	static const char *const keys[] = { "output", "path", NULL };
+	struct dev_uart *u;
+
+	if (device_opt_known(options, keys, err, errlen) < 0)
+		return NULL;
+	if (size != UART_SIZE) {
+		snprintf(err, errlen, "size: uart16550 has exactly %d registers",
+			 UART_SIZE);
+		return NULL;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (dev_uart_parse_output(u, options, err, errlen) < 0) {
+		free(u);
+		return NULL;
+	}
+	return &u->dev;
+}
+
+static void dev_uart_flush_line(struct dev_uart *u)
+{
+	if (u->line_len == 0)
+		return;
+	switch (u->output) {
+	case UART_OUT_STDOUT:
+		fwrite(u->line, 1, u->line_len, stdout);
+		fflush(stdout);
+		break;
+	case UART_OUT_FILE:
+		fwrite(u->line, 1, u->line_len, u->file);
+		fflush(u->file);
+		break;
+	case UART_OUT_LOG:
+		/* The log adds its own newline. */
+		if (u->line[u->line_len - 1] == '\n')
+			u->line_len--;
+		device_log(&u->dev, LOG_INFO, "%.*s", (int)u->line_len,
+			   u->line);
+		break;
+	case UART_OUT_NONE:
+		break;
+	}
+	u->line_len = 0;
+	u->lines++;
+}
+
+static void dev_uart_rx_push(struct dev_uart *u, uint8_t c)
+{
+	if (u->rx_count == UART_RX_FIFO) {
+		u->rx_overruns++;
+		return;
+	}
+	u->rx[(u->rx_head + u->rx_count) % UART_RX_FIFO] = c;
+	u->rx_count++;
+}
+
+static uint8_t dev_uart_rx_pop(struct dev_uart *u)
+{
+	uint8_t c;
+
+	if (u->rx_count == 0)
+		return 0;
+	c = u->rx[u->rx_head];
+	u->rx_head = (u->rx_head + 1) % UART_RX_FIFO;
+	u->rx_count--;
+	return c;
+}
+
+static void dev_uart_transmit(struct dev_uart *u, uint8_t c)
+{
+	u->thr_irq_pending = true;
+	if (u->mcr & UART_MCR_LOOP) {
+		dev_uart_rx_push(u, c);
+		return;
+	}
+	u->tx_bytes++;
+	u->line[u->line_len++] = (char)c;
+	if (c == '\n' || u->line_len == UART_LINE_MAX)
+		dev_uart_flush_line(u);
+}
+
+static uint8_t dev_uart_iir(struct dev_uart *u)
+{
+	uint8_t fifo = (u->fcr & UART_FCR_ENABLE) ? UART_IIR_FIFO_ON : 0;
+
+	if ((u->ier & UART_IER_RDI) && u->rx_count)
+		return fifo | UART_IIR_RDI;
+	if ((u->ier & UART_IER_THRI) && u->thr_irq_pending) {
+		/* Reading IIR acknowledges the THR-empty interrupt. */
+		u->thr_irq_pending = false;
+		return fifo | UART_IIR_THRI;
+	}
+	return fifo | UART_IIR_NO_INT;
+}
+
+/* In loopback, the modem outputs appear on the inputs: RTS->CTS, DTR->DSR,
+ * OUT1->RI, OUT2->DCD. Otherwise report carrier and ready lines up. */
+static uint8_t dev_uart_msr(struct dev_uart *u)
+{
+	if (u->mcr & UART_MCR_LOOP)
+		return (uint8_t)(((u->mcr & 0x02) << 3) | ((u->mcr & 0x01) << 5) |
+				 ((u->mcr & 0x04) << 4) | ((u->mcr & 0x08) << 4));
+	return 0xb0;
+}
+
+static int dev_uart_read(struct device *dev, unsigned int requester,
+			 uint64_t offset, unsigned int size, uint64_t *value)
+{
+	struct dev_uart *u = dev_uart(dev);
+	bool dlab = u->lcr & UART_LCR_DLAB;
+
+	if (size != 1 || offset >= UART_SIZE) {
+		u->bad_access++;
+		return -1;
+	}
+	switch (offset) {
+	case UART_RBR_THR:
+		*value = dlab ? u->dll : dev_uart_rx_pop(u);
+		break;
+	case UART_IER:
+		*value = dlab ? u->dlm : u->ier;
+		break;
+	case UART_IIR_FCR:
+		*value = dev_uart_iir(u);
+		break;
+	case UART_LCR:
+		*value = u->lcr;
+		break;
+	case UART_MCR:
+		*value = u->mcr;
+		break;
+	case UART_LSR:
+		*value = UART_LSR_THRE | UART_LSR_TEMT |
+			 (u->rx_count ? UART_LSR_DR : 0);
+		break;
+	case UART_MSR:
+		*value = dev_uart_msr(u);
+		break;
+	case UART_SCR:
+		*value = u->scr;
+		break;
+	}
+	return 0;
+}
+
+static int dev_uart_write(struct device *dev, unsigned int requester,
+			  uint64_t offset, unsigned int size, uint64_t value)
+{
+	struct dev_uart *u = dev_uart(dev);
+	bool dlab = u->lcr & UART_LCR_DLAB;
+	uint8_t v = (uint8_t)value;
+
+	if (size != 1 || offset >= UART_SIZE) {
+		u->bad_access++;
+		return -1;
+	}
+	switch (offset) {
+	case UART_RBR_THR:
+		if (dlab)
+			u->dll = v;
+		else
+			dev_uart_transmit(u, v);
+		break;
+	case UART_IER:
+		if (dlab) {
+			u->dlm = v;
+		} else {
+			u->ier = v & 0x0f;
+			/* Enabling THRI with an empty THR raises it at once. */
+			if (u->ier & UART_IER_THRI)
+				u->thr_irq_pending = true;
+		}
+		break;
+	case UART_IIR_FCR:
+		u->fcr = v;
+		if (v & UART_FCR_CLEAR_RX)
+			u->rx_count = 0;
+		break;
+	case UART_LCR:
+		u->lcr = v;
+		break;
+	case UART_MCR:
+		u->mcr = v & 0x1f;
+		break;
+	case UART_SCR:
+		u->scr = v;
+		break;
+	default:
+		/* LSR and MSR are read-only; writes are ignored as on hardware. */
+		break;
+	}
+	return 0;
+}
+
+static void dev_uart_reset(struct device *dev)
+{
+	struct dev_uart *u = dev_uart(dev);
+
+	dev_uart_flush_line(u);
+	u->ier = u->lcr = u->mcr = u->scr = u->fcr = u->dll = u->dlm = 0;
+	u->thr_irq_pending = false;
+	u->rx_head = u->rx_count = 0;
+}
+
+static void dev_uart_destroy(struct device *dev)
+{
+	struct dev_uart *u = dev_uart(dev);
+
+	dev_uart_flush_line(u);
+	if (u->file)
+		fclose(u->file);
+	free(u);
+}
+
+static void dev_uart_stats(struct device *dev, device_stat_fn *emit, void *ctx)
+{
+	struct dev_uart *u = dev_uart(dev);
+
+	emit(ctx, "tx_bytes", u->tx_bytes);
+	emit(ctx, "lines", u->lines);
+	emit(ctx, "rx_overruns", u->rx_overruns);
+	emit(ctx, "bad_access", u->bad_access);
+}
+
+const struct device_ops device_uart16550_ops = {
+	.name = "uart16550",
+	.create = dev_uart_create,
+	.read = dev_uart_read,
+	.write = dev_uart_write,
+	.reset = dev_uart_reset,
+	.destroy = dev_uart_destroy,
+	.stats = dev_uart_stats,
+};

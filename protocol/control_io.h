@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control-socket packets: one protobuf-c message per SOCK_SEQPACKET packet,
+ * an optional file descriptor in SCM_RIGHTS. Shared by the daemon, the
+ * client library and the tests.
+ */
+#ifndef CONTROL_IO_H
+#define CONTROL_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "control.pb-c.h"
+
+#define IOR_CONTROL_MAJOR 1
+#define IOR_CONTROL_MINOR 0
+
+/* Largest packet either side sends or accepts. */
+#define IOR_CONTROL_MAX_PACKET 65536
+/* Longest VM, region or client name. */
+#define IOR_NAME_MAX 64
+
+/* Packs msg and sends it without blocking; fd < 0 sends no descriptor.
+ * Returns 0 or a negative errno (-EAGAIN when the socket is full). */
+int control_send(int sock, const ProtobufCMessage *msg, int fd);
+
+/* Sends an already packed message; same returns as control_send. */
+int control_send_packed(int sock, const void *buf, size_t len, int fd);
+
+/* Receives one packet into buf. Returns its length, 0 at end of stream, or a
+ * negative errno; -EMSGSIZE for a packet larger than len. A descriptor that
+ * came with the packet goes to *fd (else -1); when fd is NULL, or more than
+ * one came, the extra descriptors are closed. */
+ssize_t control_recv(int sock, void *buf, size_t len, int *fd, int flags);
+
+/* Names: 1..IOR_NAME_MAX characters of [A-Za-z0-9._-]. */
+bool control_name_valid(const char *name);
+
+/* Checks what protobuf-c cannot: a body is present and every name is
+ * well-formed. Returns NULL or why the message is refused. */
+const char *control_client_message_check(const Ior__ClientMessage *msg);
+
+#endif /* CONTROL_IO_H */
