@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: MIT */
+/* libioregion: the control-socket half (connect, list, open, events). */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "control_io.h"
+#include "libioregion.h"
+
+#define CLIENT_MAX_EVENTS 4096
+
+struct client_event_node {
+	struct ioregion_event ev;
+	struct client_event_node *next;
+};
+
+struct ioregion_client {
+	int fd;
+	uint32_t next_id;
+	int timeout_ms;
+	bool admin;
+	char daemon_version[64];
+	char error[512];
+	struct client_event_node *events, **events_tail;
+	unsigned int nevents;
+};
+
+static int client_fail(struct ioregion_client *c, int err, const char *fmt,
+		       ...) __attribute__((format(printf, 3, 4)));
+
+static int client_fail(struct ioregion_client *c, int err, const char *fmt,
+		       ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	va_end(ap);
+	return err < 0 ? err : -err;
+}
+
+const char *ioregion_client_error(const struct ioregion_client *c)
+{
+	return c->error;
+}
+
+int ioregion_client_fd(const struct ioregion_client *c)
+{
+	return c->fd;
+}
+
+void ioregion_client_set_timeout(struct ioregion_client *c, int seconds)
+{
+	c->timeout_ms = seconds * 1000;
+}
+
+bool ioregion_client_is_admin(const struct ioregion_client *c)
+{
+	return c->admin;
+}
+
+const char *ioregion_client_daemon_version(const struct ioregion_client *c)
+{
+	return c->daemon_version;
+}
+
+static void client_region_from(struct ioregion_region *r,
+			       const Ior__RegionDescriptor *d)
+{
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", d->name);
+	snprintf(r->device, sizeof(r->device), "%s", d->device);
+	r->bus = d->bus == IOR__BUS__BUS_PIO ? IOREGION_BUS_PIO
+					     : IOREGION_BUS_MMIO;
+	r->address = d->address;
+	r->size = d->size;
+	r->flags = d->flags;
+	r->user_data = d->user_data;
+	r->nvms = (unsigned int)d->n_vms;
+	for (i = 0; i < d->n_vms && i < 8; i++)
+		snprintf(r->vms[i], sizeof(r->vms[i]), "%s", d->vms[i]);
+	r->fd = -1;
+}
+
+static int client_queue_event(struct ioregion_client *c,
+			      const Ior__ServerMessage *m)
+{
+	struct client_event_node *n;
+
+	if (c->nevents >= CLIENT_MAX_EVENTS)
+		return client_fail(c, ENOBUFS, "too many unread events");
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	if (m->body_case == IOR__SERVER_MESSAGE__BODY_REGION_ADDED) {
+		n->ev.type = IOREGION_EVENT_REGION_ADDED;
+		client_region_from(&n->ev.region, m->region_added->region);
+	} else {
+		n->ev.type = IOREGION_EVENT_REGION_REMOVED;
+		n->ev.region.fd = -1;
+		snprintf(n->ev.region.name, sizeof(n->ev.region.name), "%s",
+			 m->region_removed->name);
+	}
+	*c->events_tail = n;
+	c->events_tail = &n->next;
+	c->nevents++;
+	return 0;
+}
+
+static bool client_is_event(const Ior__ServerMessage *m)
+{
+	return m->id == 0 &&
+	       (m->body_case == IOR__SERVER_MESSAGE__BODY_REGION_ADDED ||
+		m->body_case == IOR__SERVER_MESSAGE__BODY_REGION_REMOVED);
+}
+
+/* Receives one message, waiting up to timeout_ms (-1: forever). */
+static int client_recv(struct ioregion_client *c, int timeout_ms,
+		       Ior__ServerMessage **out, int *fd)
+{
+	static __thread uint8_t buf[IOR_CONTROL_MAX_PACKET];
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	ssize_t n;
+	int rc;
+
+	*out = NULL;
+	do {
+		rc = poll(&pfd, 1, timeout_ms);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return client_fail(c, errno, "poll: %s", strerror(errno));
+	if (rc == 0)
+		return client_fail(c, ETIMEDOUT, "ioregiond did not answer");
+	n = control_recv(c->fd, buf, sizeof(buf), fd, MSG_DONTWAIT);
+	if (n == -EAGAIN)
+		return 0;
+	if (n == 0)
+		return client_fail(c, ECONNRESET, "ioregiond closed the connection");
+	if (n < 0)
+		return client_fail(c, (int)n, "receive: %s", strerror((int)-n));
+	*out = ior__server_message__unpack(NULL, (size_t)n, buf);
+	if (!*out) {
+		if (fd && *fd >= 0)
+			close(*fd);
+		return client_fail(c, EBADMSG, "malformed message from ioregiond");
+	}
+	return 1;
+}
+
+/* Sends a request and waits for its reply, queueing events that arrive in
+ * between. An Error reply becomes a negative errno with its message. */
+static int client_call(struct ioregion_client *c, Ior__ClientMessage *req,
+		       Ior__ServerMessage **reply, int *fd)
+{
+	Ior__ServerMessage *m;
+	int rc;
+
+	req->id = ++c->next_id ? c->next_id : ++c->next_id;
+	rc = control_send(c->fd, &req->base, -1);
+	if (rc == -EAGAIN) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+
+		if (poll(&pfd, 1, c->timeout_ms) == 1)
+			rc = control_send(c->fd, &req->base, -1);
+	}
+	if (rc < 0)
+		return client_fail(c, rc, "send to ioregiond: %s", strerror(-rc));
+	for (;;) {
+		if (fd)
+			*fd = -1;
+		rc = client_recv(c, c->timeout_ms, &m, fd);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			continue;
+		if (client_is_event(m)) {
+			rc = client_queue_event(c, m);
+			ior__server_message__free_unpacked(m, NULL);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (m->id == req->id)
+			break;
+		ior__server_message__free_unpacked(m, NULL);
+		if (fd && *fd >= 0)
+			close(*fd);
+	}
+	if (m->body_case == IOR__SERVER_MESSAGE__BODY_ERROR) {
+		rc = client_fail(c, m->error->code > 0 ? m->error->code : EIO,
+				 "%s", m->error->message);
+		ior__server_message__free_unpacked(m, NULL);
+		if (fd && *fd >= 0) {
+			close(*fd);
+			*fd = -1;
+		}
+		return rc;
+	}
+	*reply = m;
+	return 0;
+}
+
+/* A reply of the expected kind, or -EBADMSG. */
+static int client_expect(struct ioregion_client *c, Ior__ServerMessage *m,
+			 Ior__ServerMessage__BodyCase body)
+{
+	if (m->body_case == body)
+		return 0;
+	ior__server_message__free_unpacked(m, NULL);
+	return client_fail(c, EBADMSG, "unexpected reply from ioregiond");
+}
+
+static int client_hello(struct ioregion_client *c, const char *client_name,
+			const char *vm_name)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__Hello hello = IOR__HELLO__INIT;
+	Ior__ServerMessage *m;
+	int rc;
+
+	hello.major = IOR_CONTROL_MAJOR;
+	hello.minor = IOR_CONTROL_MINOR;
+	hello.client_name = (char *)client_name;
+	hello.vm_name = (char *)vm_name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_HELLO;
+	req.hello = &hello;
+	rc = client_call(c, &req, &m, NULL);
+	if (rc < 0)
+		return rc;
+	rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_HELLO);
+	if (rc < 0)
+		return rc;
+	c->admin = m->hello->admin;
+	snprintf(c->daemon_version, sizeof(c->daemon_version), "%s",
+		 m->hello->daemon_version);
+	ior__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+int ioregion_client_connect(const char *path, const char *client_name,
+			    const char *vm_name, struct ioregion_client **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ioregion_client *c;
+	int rc;
+
+	*out = NULL;
+	if (!path)
+		path = IOREGION_DEFAULT_SOCKET;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	if (!control_name_valid(client_name) ||
+	    (vm_name && !control_name_valid(vm_name)))
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->timeout_ms = 5000;
+	c->events_tail = &c->events;
+	strcpy(sa.sun_path, path);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 ||
+	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = client_fail(c, errno, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = client_hello(c, client_name, vm_name);
+	if (rc < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	/* The caller gets the reason even though the connection failed. */
+	*out = c;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	return rc;
+}
+
+void ioregion_client_free(struct ioregion_client *c)
+{
+	struct client_event_node *n;
+
+	if (!c)
+		return;
+	while ((n = c->events)) {
+		c->events = n->next;
+		free(n);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+int ioregion_client_list(struct ioregion_client *c, const char *vm_name,
+			 struct ioregion_region **regions)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__ListRegions list = IOR__LIST_REGIONS__INIT;
+	Ior__ServerMessage *m;
+	size_t i;
+	int rc;
+
+	*regions = NULL;
+	list.vm_name = (char *)vm_name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_LIST_REGIONS;
+	req.list_regions = &list;
+	rc = client_call(c, &req, &m, NULL);
+	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_REGIONS)) < 0)
+		return rc;
+	*regions = calloc(m->regions->n_regions + 1, sizeof(**regions));
+	if (!*regions) {
+		ior__server_message__free_unpacked(m, NULL);
+		return -ENOMEM;
+	}
+	for (i = 0; i < m->regions->n_regions; i++)
+		client_region_from(&(*regions)[i], m->regions->regions[i]);
+	rc = (int)m->regions->n_regions;
+	ior__server_message__free_unpacked(m, NULL);
+	return rc;
+}
+
+int ioregion_client_open(struct ioregion_client *c, const char *name,
+			 struct ioregion_region *region)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__OpenRegion open = IOR__OPEN_REGION__INIT;
+	Ior__ServerMessage *m;
+	int fd, rc;
+
+	open.name = (char *)name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_OPEN_REGION;
+	req.open_region = &open;
+	rc = client_call(c, &req, &m, &fd);
+	if (rc < 0)
+		return rc;
+	if ((rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_OPEN)) < 0 ||
+	    fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (rc == 0)
+			ior__server_message__free_unpacked(m, NULL);
+		return rc < 0 ? rc : client_fail(c, EBADMSG, "no fd came with the region");
+	}
+	client_region_from(region, m->open->region);
+	region->fd = fd;
+	ior__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+/* Requests answered with Ok. */
+static int client_call_ok(struct ioregion_client *c, Ior__ClientMessage *req)
+{
+	Ior__ServerMessage *m;
+	int rc = client_call(c, req, &m, NULL);
+
+	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_OK)) < 0)
+		return rc;
+	ior__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+int ioregion_client_close_region(struct ioregion_client *c, const char *name)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__CloseRegion close_region = IOR__CLOSE_REGION__INIT;
+
+	close_region.name = (char *)name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_CLOSE_REGION;
+	req.close_region = &close_region;
+	return client_call_ok(c, &req);
+}
+
+int ioregion_client_subscribe(struct ioregion_client *c)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__Subscribe sub = IOR__SUBSCRIBE__INIT;
+
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE;
+	req.subscribe = &sub;
+	return client_call_ok(c, &req);
+}
+
+int ioregion_client_reload(struct ioregion_client *c)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__Reload reload = IOR__RELOAD__INIT;
+
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_RELOAD;
+	req.reload = &reload;
+	return client_call_ok(c, &req);
+}
+
+int ioregion_client_plug(struct ioregion_client *c, const char *region_json)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__Plug plug = IOR__PLUG__INIT;
+
+	plug.region_json = (char *)region_json;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_PLUG;
+	req.plug = &plug;
+	return client_call_ok(c, &req);
+}
+
+int ioregion_client_unplug(struct ioregion_client *c, const char *name)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__Unplug unplug = IOR__UNPLUG__INIT;
+
+	unplug.name = (char *)name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_UNPLUG;
+	req.unplug = &unplug;
+	return client_call_ok(c, &req);
+}
+
+int ioregion_client_next_event(struct ioregion_client *c,
+			       struct ioregion_event *ev)
+{
+	struct client_event_node *n;
+	Ior__ServerMessage *m;
+	int rc;
+
+	while (!c->events) {
+		rc = client_recv(c, 0, &m, NULL);
+		if (rc == -ETIMEDOUT)
+			return 0;
+		if (rc <= 0)
+			return rc;
+		if (client_is_event(m))
+			rc = client_queue_event(c, m);
+		ior__server_message__free_unpacked(m, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	n = c->events;
+	c->events = n->next;
+	if (!c->events)
+		c->events_tail = &c->events;
+	c->nevents--;
+	*ev = n->ev;
+	free(n);
+	return 1;
+}
+
+static json_t *client_counters_json(Ior__Counter **items, size_t n)
+{
+	json_t *obj = json_object();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_object_set_new(obj, items[i]->name,
+				    json_integer((json_int_t)items[i]->value));
+	return obj;
+}
+
+static json_t *client_stats_json(const Ior__StatsReply *s)
+{
+	json_t *root = json_object(), *vms = json_array();
+	size_t i, j;
+
+	for (i = 0; i < s->n_vms; i++) {
+		const Ior__VmStats *v = s->vms[i];
+		json_t *regions = json_array();
+
+		for (j = 0; j < v->n_regions; j++) {
+			const Ior__RegionStats *r = v->regions[j];
+
+			json_array_append_new(regions, json_pack(
+				"{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o}",
+				"name", r->name, "open", r->open,
+				"reads", (json_int_t)r->reads,
+				"writes", (json_int_t)r->writes,
+				"posted", (json_int_t)r->posted,
+				"errors", (json_int_t)r->errors,
+				"batches", (json_int_t)r->batches,
+				"device", client_counters_json(r->device, r->n_device)));
+		}
+		json_array_append_new(vms, json_pack(
+			"{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "name", v->name,
+			"reads", (json_int_t)v->reads,
+			"writes", (json_int_t)v->writes,
+			"posted", (json_int_t)v->posted,
+			"errors", (json_int_t)v->errors,
+			"batches", (json_int_t)v->batches, "regions", regions));
+	}
+	json_object_set_new(root, "vms", vms);
+	json_object_set_new(root, "daemon",
+			    client_counters_json(s->daemon, s->n_daemon));
+	return root;
+}
+
+int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
+			  char **json)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__StatsRequest stats = IOR__STATS_REQUEST__INIT;
+	Ior__ServerMessage *m;
+	json_t *root;
+	int rc;
+
+	*json = NULL;
+	stats.vm_name = (char *)vm_name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_STATS;
+	req.stats = &stats;
+	rc = client_call(c, &req, &m, NULL);
+	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_STATS)) < 0)
+		return rc;
+	root = client_stats_json(m->stats);
+	ior__server_message__free_unpacked(m, NULL);
+	*json = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_decref(root);
+	return *json ? 0 : -ENOMEM;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libioregion: what a VMM links to have its MMIO/PIO regions served by
+ * ioregiond.
+ *
+ * A VMM connects once at start-up as a named VM, lists and opens the regions
+ * granted to it (each open gives a data fd), and registers them on its KVM VM
+ * fd: through KVM_SET_IOREGION when the kernel has KVM_CAP_IOREGIONFD, else
+ * by forwarding KVM_EXIT_MMIO / KVM_EXIT_IO over the same fd with
+ * ioregion_vm_handle_exit(). No global state; every call returns 0 (or a
+ * count) on success and a negative errno on failure, with a message from
+ * ioregion_client_error().
+ */
+#ifndef LIBIOREGION_H
+#define LIBIOREGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOREGION_DEFAULT_SOCKET "/run/ioregiond/control.sock"
+#define IOREGION_NAME_MAX 64
+
+enum ioregion_bus { IOREGION_BUS_MMIO = 0, IOREGION_BUS_PIO = 1 };
+
+#define IOREGION_REGION_POSTED_WRITES (1u << 1)
+
+struct ioregion_region {
+	char name[IOREGION_NAME_MAX + 1];
+	char device[IOREGION_NAME_MAX + 1];
+	enum ioregion_bus bus;
+	uint64_t address;
+	uint64_t size;
+	uint32_t flags;		/* IOREGION_REGION_* */
+	uint64_t user_data;
+	unsigned int nvms;	/* VMs sharing the device, >1 when shared */
+	char vms[8][IOREGION_NAME_MAX + 1];	/* the first 8 of them */
+	int fd;			/* data fd after ioregion_client_open, else -1 */
+};
+
+enum ioregion_event_type {
+	IOREGION_EVENT_REGION_ADDED = 1,
+	IOREGION_EVENT_REGION_REMOVED = 2,
+};
+
+struct ioregion_event {
+	enum ioregion_event_type type;
+	struct ioregion_region region;	/* only name is set on removal */
+};
+
+struct ioregion_client;
+
+/* Connects to path (NULL: IOREGION_DEFAULT_SOCKET) and says hello as
+ * client_name, attached as vm_name (NULL for admin tools). On failure *out
+ * may still hold a client, for ioregion_client_error(); free it. */
+int ioregion_client_connect(const char *path, const char *client_name,
+			    const char *vm_name, struct ioregion_client **out);
+void ioregion_client_free(struct ioregion_client *c);
+/* The message that goes with the last error. */
+const char *ioregion_client_error(const struct ioregion_client *c);
+/* The control socket, to poll for events (POLLIN). */
+int ioregion_client_fd(const struct ioregion_client *c);
+/* Seconds to wait for a reply before failing with -ETIMEDOUT (default 5). */
+void ioregion_client_set_timeout(struct ioregion_client *c, int seconds);
+bool ioregion_client_is_admin(const struct ioregion_client *c);
+const char *ioregion_client_daemon_version(const struct ioregion_client *c);
+
+/* Regions of this VM (vm_name NULL), of another VM or of every VM (admin,
+ * vm_name "" for all). *regions is malloc'ed; returns the count. */
+int ioregion_client_list(struct ioregion_client *c, const char *vm_name,
+			 struct ioregion_region **regions);
+/* Opens a region of this VM; region->fd is the data fd, owned by the
+ * caller. */
+int ioregion_client_open(struct ioregion_client *c, const char *name,
+			 struct ioregion_region *region);
+int ioregion_client_close_region(struct ioregion_client *c, const char *name);
+/* Asks for RegionAdded/RegionRemoved events. */
+int ioregion_client_subscribe(struct ioregion_client *c);
+/* Next event without blocking: 1 with *ev filled, 0 if none, or -errno
+ * (-ECONNRESET when the daemon went away). */
+int ioregion_client_next_event(struct ioregion_client *c,
+			       struct ioregion_event *ev);
+
+/* Admin requests. Stats come back as a JSON document the caller frees. */
+int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
+			  char **json);
+int ioregion_client_reload(struct ioregion_client *c);
+int ioregion_client_plug(struct ioregion_client *c, const char *region_json);
+int ioregion_client_unplug(struct ioregion_client *c, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBIOREGION_H */

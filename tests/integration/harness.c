@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+#include "autoconfig.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static const char *harness_binary(void)
+{
+	const char *bin = getenv("IOREGIOND");
+
+	return bin ? bin : "./ioregiond";
+}
+
+void harness_write_config(struct harness_daemon *hd, const char *json)
+{
+	FILE *f = fopen(hd->config, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(json, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static bool harness_answers(const struct harness_daemon *hd)
+{
+	struct ioregion_client *c = NULL;
+	int rc = ioregion_client_connect(hd->socket, "harness", NULL, &c);
+
+	ioregion_client_free(c);
+	return rc == 0;
+}
+
+void harness_start(struct harness_daemon *hd, const char *config_json)
+{
+	int i;
+
+	memset(hd, 0, sizeof(*hd));
+	strcpy(hd->dir, "/tmp/ioregiond-test-XXXXXX");
+	assert_non_null(mkdtemp(hd->dir));
+	snprintf(hd->socket, sizeof(hd->socket), "%s/control.sock", hd->dir);
+	snprintf(hd->config, sizeof(hd->config), "%s/config.json", hd->dir);
+	snprintf(hd->log, sizeof(hd->log), "%s/daemon.log", hd->dir);
+	if (config_json)
+		harness_write_config(hd, config_json);
+	hd->pid = fork();
+	assert_true(hd->pid >= 0);
+	if (hd->pid == 0) {
+		int log = open(hd->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(log, STDERR_FILENO);
+		dup2(log, STDOUT_FILENO);
+		close(log);
+		if (config_json)
+			execl(harness_binary(), "ioregiond", "-v", "-s",
+			      hd->socket, "-c", hd->config, (char *)NULL);
+		else
+			execl(harness_binary(), "ioregiond", "-v", "-s",
+			      hd->socket, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		if (harness_answers(hd))
+			return;
+		usleep(10000);
+	}
+	fail_msg("ioregiond did not start; see %s", hd->log);
+}
+
+bool harness_alive(const struct harness_daemon *hd)
+{
+	return waitpid(hd->pid, NULL, WNOHANG) == 0;
+}
+
+void harness_stop(struct harness_daemon *hd)
+{
+	int status, i;
+
+	assert_true(harness_alive(hd));
+	kill(hd->pid, SIGTERM);
+	for (i = 0; i < 500 && waitpid(hd->pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (i == 500) {
+		kill(hd->pid, SIGKILL);
+		waitpid(hd->pid, &status, 0);
+		fail_msg("ioregiond did not stop on SIGTERM");
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* It removes the socket it created. */
+	assert_int_equal(access(hd->socket, F_OK), -1);
+	if (!getenv("HARNESS_KEEP")) {
+		unlink(hd->config);
+		unlink(hd->log);
+		rmdir(hd->dir);
+	}
+}
+
+int harness_fd_count(const struct harness_daemon *hd)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)hd->pid);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+int harness_fd_count_settled(const struct harness_daemon *hd)
+{
+	int last = -1, same = 0, n;
+
+	/* Connections the harness itself made are closed asynchronously. */
+	while (same < 5) {
+		n = harness_fd_count(hd);
+		same = n == last ? same + 1 : 0;
+		last = n;
+		usleep(20000);
+	}
+	return last;
+}
+
+void harness_wait_fd_count(const struct harness_daemon *hd, int want)
+{
+	char cmd[128];
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		if (harness_fd_count(hd) == want)
+			return;
+		usleep(10000);
+	}
+	snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)hd->pid);
+	if (system(cmd) != 0)
+		fail_msg("cannot list the daemon's fds");
+	fail_msg("daemon holds %d fds, expected %d", harness_fd_count(hd), want);
+}
+
+struct ioregion_client *harness_connect(const struct harness_daemon *hd,
+					const char *vm)
+{
+	struct ioregion_client *c = NULL;
+	int rc = ioregion_client_connect(hd->socket, "harness", vm, &c);
+
+	if (rc < 0)
+		fail_msg("connect as %s: %s", vm ? vm : "admin",
+			 c ? ioregion_client_error(c) : strerror(-rc));
+	return c;
+}
+
+int harness_open(struct ioregion_client *c, const char *region)
+{
+	struct ioregion_region r;
+	int rc = ioregion_client_open(c, region, &r);
+
+	if (rc < 0)
+		fail_msg("open %s: %s", region, ioregion_client_error(c));
+	return r.fd;
+}
+
+void harness_send_frame(int fd, const struct ioregion_cmd *cmd)
+{
+	assert_int_equal(write(fd, cmd, sizeof(*cmd)), sizeof(*cmd));
+}
+
+bool harness_recv_resp(int fd, struct ioregion_resp *resp, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < sizeof(*resp)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, timeout_ms) != 1)
+			return false;
+		n = read(fd, (char *)resp + got, sizeof(*resp) - got);
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+static struct ioregion_cmd harness_cmd(uint8_t cmd, uint64_t offset,
+				       unsigned int size, bool resp,
+				       uint64_t v)
+{
+	return ioregion_cmd_make(cmd, (unsigned int)ioregion_size_exp(size),
+				 resp, 0, offset, v);
+}
+
+uint64_t harness_read(int fd, uint64_t offset, unsigned int size)
+{
+	struct ioregion_cmd c = harness_cmd(IOREGION_CMD_READ, offset, size,
+					    true, 0);
+	struct ioregion_resp r;
+
+	harness_send_frame(fd, &c);
+	if (!harness_recv_resp(fd, &r, 5000))
+		fail_msg("no response to a read at 0x%llx",
+			 (unsigned long long)offset);
+	return r.data;
+}
+
+void harness_write(int fd, uint64_t offset, unsigned int size, uint64_t v)
+{
+	struct ioregion_cmd c = harness_cmd(IOREGION_CMD_WRITE, offset, size,
+					    true, v);
+	struct ioregion_resp r;
+
+	harness_send_frame(fd, &c);
+	if (!harness_recv_resp(fd, &r, 5000))
+		fail_msg("no response to a write at 0x%llx",
+			 (unsigned long long)offset);
+}
+
+void harness_post(int fd, uint64_t offset, unsigned int size, uint64_t v)
+{
+	struct ioregion_cmd c = harness_cmd(IOREGION_CMD_WRITE, offset, size,
+					    false, v);
+
+	harness_send_frame(fd, &c);
+}
+
+void harness_assert_default_vms_alive(const struct harness_daemon *hd)
+{
+	static const char *const vms[] = { "vm0", "vm1" };
+	unsigned int i;
+
+	assert_true(harness_alive(hd));
+	for (i = 0; i < 2; i++) {
+		struct ioregion_client *c = harness_connect(hd, vms[i]);
+		struct ioregion_region *regions;
+		int n = ioregion_client_list(c, NULL, &regions);
+		int j;
+
+		assert_true(n > 0);
+		for (j = 0; j < n; j++) {
+			struct ioregion_region r;
+			int rc = ioregion_client_open(c, regions[j].name, &r);
+
+			/* A region a test holds open answers EBUSY: still
+			 * served, just not free to open twice. */
+			if (rc == -EBUSY)
+				continue;
+			assert_int_equal(rc, 0);
+			if (strcmp(r.device, "testdev") == 0)
+				assert_int_equal(harness_read(r.fd, 0, 4),
+						 0x494f5254);
+			else if (strcmp(r.device, "mailbox") == 0)
+				assert_int_equal(harness_read(r.fd, 0, 4),
+						 0x584f424d);
+			else if (strcmp(r.device, "uart16550") == 0)
+				assert_int_equal(harness_read(r.fd, 5, 1) & 0x60,
+						 0x60);
+			else
+				(void)harness_read(r.fd, 0, 4);
+			assert_int_equal(ioregion_client_close_region(c, r.name), 0);
+			close(r.fd);
+		}
+		free(regions);
+		ioregion_client_free(c);
+	}
+}

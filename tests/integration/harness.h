@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Starts the real ioregiond for integration tests and talks to it. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ioregion.h"
+#include "libioregion.h"
+
+struct harness_daemon {
+	pid_t pid;
+	char dir[64];
+	char socket[128];
+	char config[128];
+	char log[128];
+};
+
+/* Starts ioregiond on config_json (NULL: built-in) in a fresh directory and
+ * waits until it answers. Aborts the test on failure. */
+void harness_start(struct harness_daemon *hd, const char *config_json);
+/* SIGTERM, wait, check it exited 0, remove the directory. */
+void harness_stop(struct harness_daemon *hd);
+/* Replaces the config file (for reload tests). */
+void harness_write_config(struct harness_daemon *hd, const char *json);
+/* Number of fds the daemon holds open. */
+int harness_fd_count(const struct harness_daemon *hd);
+/* The fd count once it stops changing (for a baseline). */
+int harness_fd_count_settled(const struct harness_daemon *hd);
+/* Waits up to 3 s for the daemon's fd count to come back to want. */
+void harness_wait_fd_count(const struct harness_daemon *hd, int want);
+bool harness_alive(const struct harness_daemon *hd);
+
+/* Connects as vm (NULL: admin); aborts the test on failure. */
+struct ioregion_client *harness_connect(const struct harness_daemon *hd,
+					const char *vm);
+/* Opens a region and returns its data fd. */
+int harness_open(struct ioregion_client *c, const char *region);
+
+/* One access exactly as KVM frames it; reads return the value. A reply
+ * that does not come within 5 s fails the test. */
+uint64_t harness_read(int fd, uint64_t offset, unsigned int size);
+void harness_write(int fd, uint64_t offset, unsigned int size, uint64_t v);
+void harness_post(int fd, uint64_t offset, unsigned int size, uint64_t v);
+void harness_send_frame(int fd, const struct ioregion_cmd *cmd);
+/* Reads one response; false if none came within timeout_ms. */
+bool harness_recv_resp(int fd, struct ioregion_resp *resp, int timeout_ms);
+
+/* Every region of the built-in config still answers for vm0 and vm1. */
+void harness_assert_default_vms_alive(const struct harness_daemon *hd);
+
+#endif

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the device unit tests: make a device from JSON, access it. */
+#ifndef DEVTEST_H
+#define DEVTEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "device.h"
+
+static inline struct device *devtest_create(const char *model,
+					    const char *options,
+					    uint64_t size, unsigned int vms,
+					    char *err, size_t errlen)
+{
+	json_t *opts = options ? json_loads(options, 0, NULL) : NULL;
+	struct device *dev;
+
+	if (options)
+		assert_non_null(opts);
+	dev = device_create(device_find(model), opts, size, vms, NULL, err,
+			    errlen);
+	json_decref(opts);
+	return dev;
+}
+
+static inline struct device *devtest_new(const char *model,
+					 const char *options, uint64_t size,
+					 unsigned int vms)
+{
+	char err[256] = "";
+	struct device *dev = devtest_create(model, options, size, vms, err,
+					    sizeof(err));
+
+	if (!dev)
+		fail_msg("%s: %s", model, err);
+	return dev;
+}
+
+/* Expects a create failure whose message contains what. */
+static inline void devtest_refused(const char *model, const char *options,
+				   uint64_t size, unsigned int vms,
+				   const char *what)
+{
+	char err[256] = "";
+
+	assert_null(devtest_create(model, options, size, vms, err,
+				   sizeof(err)));
+	if (!strstr(err, what))
+		fail_msg("expected \"%s\" in \"%s\"", what, err);
+}
+
+static inline uint64_t devtest_read(struct device *dev, unsigned int vm,
+				    uint64_t off, unsigned int size)
+{
+	uint64_t v = 0xdeadbeef;
+
+	assert_int_equal(dev->ops->read(dev, vm, off, size, &v), 0);
+	return v;
+}
+
+static inline void devtest_write(struct device *dev, unsigned int vm,
+				 uint64_t off, unsigned int size, uint64_t v)
+{
+	assert_int_equal(dev->ops->write(dev, vm, off, size, v), 0);
+}
+
+static inline void devtest_read_fails(struct device *dev, unsigned int vm,
+				      uint64_t off, unsigned int size)
+{
+	uint64_t v;
+
+	assert_int_equal(dev->ops->read(dev, vm, off, size, &v), -1);
+}
+
+static inline void devtest_write_fails(struct device *dev, unsigned int vm,
+				       uint64_t off, unsigned int size)
+{
+	assert_int_equal(dev->ops->write(dev, vm, off, size, 1), -1);
+}
+
+/* The value of a named device counter. */
+struct devtest_stat {
+	const char *name;
+	uint64_t value;
+	int found;
+};
+
+static inline void devtest_stat_cb(void *ctx, const char *name, uint64_t v)
+{
+	struct devtest_stat *s = ctx;
+
+	if (strcmp(s->name, name) == 0) {
+		s->value = v;
+		s->found = 1;
+	}
+}
+
+static inline uint64_t devtest_stat(struct device *dev, const char *name)
+{
+	struct devtest_stat s = { .name = name };
+
+	dev->ops->stats(dev, devtest_stat_cb, &s);
+	assert_true(s.found);
+	return s.value;
+}
+
+static const unsigned int devtest_sizes[] = { 1, 2, 4, 8 };
+
+#endif
