@@ -92,6 +92,54 @@ int ioregion_client_reload(struct ioregion_client *c);
 int ioregion_client_plug(struct ioregion_client *c, const char *region_json);
 int ioregion_client_unplug(struct ioregion_client *c, const char *name);
 
+/*
+ * Binding regions to a KVM VM.
+ */
+struct kvm_run;
+struct ioregion_vm;
+
+enum ioregion_path {
+	IOREGION_PATH_NONE = 0,		/* no such region */
+	IOREGION_PATH_KERNEL = 1,	/* KVM_SET_IOREGION: KVM talks to the fd */
+	IOREGION_PATH_FALLBACK = 2,	/* exits forwarded by ioregion_vm_handle_exit */
+};
+
+/* Use the fallback even where the kernel has KVM_CAP_IOREGIONFD. */
+#define IOREGION_VM_FORCE_FALLBACK (1u << 0)
+
+/* Binds to a KVM VM fd; the client must outlive the binding. */
+int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
+		    unsigned int flags, struct ioregion_vm **out);
+void ioregion_vm_free(struct ioregion_vm *vm);
+/* True when the kernel offers KVM_CAP_IOREGIONFD. */
+bool ioregion_vm_kernel_capable(const struct ioregion_vm *vm);
+/* Lists and opens every region granted to the client's VM and registers
+ * each; returns how many. */
+int ioregion_vm_register_all(struct ioregion_vm *vm);
+/* Opens and registers one region (e.g. after a RegionAdded event). */
+int ioregion_vm_register(struct ioregion_vm *vm, const char *name);
+/* Deassigns and closes a region (after RegionRemoved). */
+int ioregion_vm_unregister(struct ioregion_vm *vm, const char *name);
+enum ioregion_path ioregion_vm_path(const struct ioregion_vm *vm,
+				    const char *name);
+/* Calls fn for every registered region. */
+void ioregion_vm_foreach(const struct ioregion_vm *vm,
+			 void (*fn)(void *ctx, const struct ioregion_region *r,
+				    enum ioregion_path path),
+			 void *ctx);
+/* Gives the VM's coalesced MMIO ring (mapped from any vCPU at page
+ * KVM_COALESCED_MMIO_PAGE_OFFSET) so posted writes on the fallback path are
+ * batched through it. Call before ioregion_vm_register_all. */
+void ioregion_vm_set_coalesced_ring(struct ioregion_vm *vm, void *ring);
+
+/* After KVM_RUN returns: flushes queued posted writes, then completes a
+ * KVM_EXIT_MMIO or KVM_EXIT_IO that belongs to a fallback region. Returns 1
+ * when handled, 0 when the exit is not ours, or a negative errno (the
+ * daemon went away: -ECONNRESET). Safe from several vCPU threads. */
+int ioregion_vm_handle_exit(struct ioregion_vm *vm, struct kvm_run *run);
+/* Sends what the coalesced ring holds; returns frames sent or -errno. */
+int ioregion_vm_flush(struct ioregion_vm *vm);
+
 #ifdef __cplusplus
 }
 #endif

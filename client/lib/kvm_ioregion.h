@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KVM_SET_IOREGION uapi of kernel-patch/, for building against kernel
+ * headers that do not have it yet. Kept identical to the patch's
+ * include/uapi/linux/kvm.h additions.
+ */
+#ifndef KVM_IOREGION_H
+#define KVM_IOREGION_H
+
+#include <linux/kvm.h>
+#include <linux/types.h>
+
+#ifndef KVM_CAP_IOREGIONFD
+#define KVM_CAP_IOREGIONFD 239
+
+struct kvm_ioregion {
+	__u64 guest_paddr;
+	__u64 memory_size;
+	__u64 user_data;
+	__s32 read_fd;
+	__s32 write_fd;
+	__u32 flags;
+	__u8 pad[28];
+};
+
+#define KVM_IOREGION_PIO (1 << 0)
+#define KVM_IOREGION_POSTED_WRITES (1 << 1)
+#define KVM_IOREGION_DEASSIGN (1 << 2)
+
+#define KVM_SET_IOREGION _IOW(KVMIO, 0x4a, struct kvm_ioregion)
+
+#define KVM_EXIT_IOREGIONFD_FAILURE 40
+#endif
+
+#endif

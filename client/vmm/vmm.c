@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ioregion-vmm: a small VMM on /dev/kvm whose devices all live in ioregiond.
+ * It loads a flat 32-bit guest image, starts vCPU threads in flat protected
+ * mode, attaches to ioregiond as a named VM, registers every region (in the
+ * kernel with KVM_SET_IOREGION, else through libioregion's exit forwarding),
+ * takes regions plugged while it runs, and exits with the code the guest
+ * writes to the debug-exit port.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kvm_ioregion.h"
+#include "libioregion.h"
+
+#define VMM_MEM_SIZE (16u << 20)
+#define VMM_LOAD_ADDR 0x100000u
+#define VMM_STACK_TOP 0x80000u
+#define VMM_STACK_SIZE 0x4000u
+#define VMM_EXIT_PORT 0xf4
+#define VMM_MAX_VCPUS 8
+/* Exit statuses of the VMM itself, apart from the guest's codes. */
+#define VMM_EXIT_DAEMON_GONE 70
+#define VMM_EXIT_SETUP 71
+#define VMM_EXIT_GUEST_FAULT 72
+
+struct vmm_vcpu {
+	struct vmm *vmm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+};
+
+struct vmm {
+	const char *socket;
+	const char *vm_name;
+	const char *image;
+	int nvcpus;
+	bool force_fallback;
+	bool quiet;
+	int kvm, vm;
+	uint8_t *mem;
+	size_t run_size;
+	struct ioregion_client *client;
+	struct ioregion_vm *iovm;
+	struct vmm_vcpu vcpus[VMM_MAX_VCPUS];
+	atomic_bool stop;
+	atomic_int exit_code;
+	atomic_int running;
+	atomic_ulong unclaimed;
+};
+
+static void vmm_say(const struct vmm *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void vmm_say(const struct vmm *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->quiet)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "ioregion-vmm[%s]: ", v->vm_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Ends every vCPU: the first code set wins. */
+static void vmm_finish(struct vmm *v, int code)
+{
+	int i;
+
+	if (atomic_exchange(&v->stop, true))
+		return;
+	atomic_store(&v->exit_code, code);
+	for (i = 0; i < v->nvcpus; i++)
+		if (v->vcpus[i].thread)
+			pthread_kill(v->vcpus[i].thread, SIGUSR1);
+}
+
+static int vmm_load_image(struct vmm *v)
+{
+	struct stat st;
+	int fd = open(v->image, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "ioregion-vmm: %s: %s\n", v->image, strerror(errno));
+		return -1;
+	}
+	if (st.st_size > VMM_MEM_SIZE - VMM_LOAD_ADDR) {
+		fprintf(stderr, "ioregion-vmm: %s: image too large\n", v->image);
+		close(fd);
+		return -1;
+	}
+	n = read(fd, v->mem + VMM_LOAD_ADDR, (size_t)st.st_size);
+	close(fd);
+	return n == st.st_size ? 0 : -1;
+}
+
+static int vmm_create_vm(struct vmm *v)
+{
+	struct kvm_userspace_memory_region mr = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = VMM_MEM_SIZE,
+	};
+
+	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (v->kvm < 0) {
+		fprintf(stderr, "ioregion-vmm: /dev/kvm: %s\n", strerror(errno));
+		return -1;
+	}
+	v->vm = ioctl(v->kvm, KVM_CREATE_VM, 0);
+	v->run_size = (size_t)ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	v->mem = mmap(NULL, VMM_MEM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (v->vm < 0 || v->mem == MAP_FAILED) {
+		fprintf(stderr, "ioregion-vmm: KVM_CREATE_VM: %s\n", strerror(errno));
+		return -1;
+	}
+	mr.userspace_addr = (uintptr_t)v->mem;
+	if (ioctl(v->vm, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0 ||
+	    ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &mr) < 0) {
+		fprintf(stderr, "ioregion-vmm: memory setup: %s\n", strerror(errno));
+		return -1;
+	}
+	return vmm_load_image(v);
+}
+
+/* Flat 4 GiB code and data segments, protection on, no paging. */
+static void vmm_flat_segment(struct kvm_segment *s, uint16_t selector,
+			     uint8_t type)
+{
+	*s = (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = selector,
+		.type = type, .present = 1, .dpl = 0, .db = 1, .s = 1,
+		.l = 0, .g = 1,
+	};
+}
+
+static int vmm_setup_vcpu(struct vmm *v, struct vmm_vcpu *c)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { 0 };
+
+	c->fd = ioctl(v->vm, KVM_CREATE_VCPU, c->index);
+	if (c->fd < 0)
+		return -1;
+	c->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      c->fd, 0);
+	if (c->run == MAP_FAILED || ioctl(c->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -1;
+	vmm_flat_segment(&sregs.cs, 0x08, 11);
+	vmm_flat_segment(&sregs.ds, 0x10, 3);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.cr0 |= 1;
+	regs.rip = VMM_LOAD_ADDR;
+	regs.rsp = VMM_STACK_TOP - (uint64_t)c->index * VMM_STACK_SIZE;
+	regs.rsi = (uint64_t)c->index;
+	regs.rflags = 2;
+	if (ioctl(c->fd, KVM_SET_SREGS, &sregs) < 0 ||
+	    ioctl(c->fd, KVM_SET_REGS, &regs) < 0)
+		return -1;
+	if (c->index == 0 && ioctl(v->vm, KVM_CHECK_EXTENSION,
+				   KVM_CAP_COALESCED_MMIO) > 0)
+		ioregion_vm_set_coalesced_ring(
+			v->iovm, (uint8_t *)c->run +
+				 KVM_COALESCED_MMIO_PAGE_OFFSET * sysconf(_SC_PAGESIZE));
+	return 0;
+}
+
+/* Accesses no region claims: reads float high, writes vanish, as on a bus
+ * with nothing behind it. */
+static void vmm_unclaimed(struct vmm *v, struct kvm_run *run)
+{
+	atomic_fetch_add(&v->unclaimed, 1);
+	if (run->exit_reason == KVM_EXIT_MMIO && !run->mmio.is_write)
+		memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+	if (run->exit_reason == KVM_EXIT_IO &&
+	    run->io.direction == KVM_EXIT_IO_IN)
+		memset((uint8_t *)run + run->io.data_offset, 0xff,
+		       (size_t)run->io.size * run->io.count);
+}
+
+/* Returns false when the vCPU is done. */
+static bool vmm_exit(struct vmm *v, struct vmm_vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	int rc;
+
+	if (run->exit_reason == KVM_EXIT_IO && run->io.port == VMM_EXIT_PORT &&
+	    run->io.direction == KVM_EXIT_IO_OUT) {
+		ioregion_vm_flush(v->iovm);
+		vmm_finish(v, *((uint8_t *)run + run->io.data_offset));
+		return false;
+	}
+	switch (run->exit_reason) {
+	case KVM_EXIT_MMIO:
+	case KVM_EXIT_IO:
+		rc = ioregion_vm_handle_exit(v->iovm, run);
+		if (rc < 0) {
+			fprintf(stderr, "ioregion-vmm[%s]: vcpu %d: ioregiond: %s\n",
+				v->vm_name, c->index, strerror(-rc));
+			vmm_finish(v, VMM_EXIT_DAEMON_GONE);
+			return false;
+		}
+		if (rc == 0)
+			vmm_unclaimed(v, run);
+		return true;
+	case KVM_EXIT_HLT:
+		return false;
+	case KVM_EXIT_IOREGIONFD_FAILURE:
+		fprintf(stderr, "ioregion-vmm[%s]: vcpu %d: KVM could not reach ioregiond\n",
+			v->vm_name, c->index);
+		vmm_finish(v, VMM_EXIT_DAEMON_GONE);
+		return false;
+	default:
+		fprintf(stderr, "ioregion-vmm[%s]: vcpu %d: unexpected exit %u\n",
+			v->vm_name, c->index, run->exit_reason);
+		vmm_finish(v, VMM_EXIT_GUEST_FAULT);
+		return false;
+	}
+}
+
+static void *vmm_vcpu_thread(void *arg)
+{
+	struct vmm_vcpu *c = arg;
+	struct vmm *v = c->vmm;
+
+	while (!atomic_load(&v->stop)) {
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			fprintf(stderr, "ioregion-vmm: KVM_RUN: %s\n", strerror(errno));
+			vmm_finish(v, VMM_EXIT_GUEST_FAULT);
+			break;
+		}
+		if (!vmm_exit(v, c))
+			break;
+	}
+	/* The last vCPU to halt ends the VM. */
+	if (atomic_fetch_sub(&v->running, 1) == 1)
+		vmm_finish(v, 0);
+	return NULL;
+}
+
+static void vmm_report_path(void *ctx, const struct ioregion_region *r,
+			    enum ioregion_path path)
+{
+	struct vmm *v = ctx;
+
+	vmm_say(v, "region %s (%s, %s 0x%llx+0x%llx%s): %s", r->name, r->device,
+		r->bus == IOREGION_BUS_PIO ? "pio" : "mmio",
+		(unsigned long long)r->address, (unsigned long long)r->size,
+		r->flags & IOREGION_REGION_POSTED_WRITES ? ", posted" : "",
+		path == IOREGION_PATH_KERNEL ? "in-kernel KVM_SET_IOREGION"
+					     : "fallback (exits forwarded)");
+}
+
+/* Events and daemon liveness, until the guest is done. */
+static void vmm_watch_daemon(struct vmm *v)
+{
+	struct pollfd pfd = { .fd = ioregion_client_fd(v->client), .events = POLLIN };
+	struct ioregion_event ev;
+	int rc;
+
+	while (!atomic_load(&v->stop)) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		while ((rc = ioregion_client_next_event(v->client, &ev)) == 1) {
+			if (ev.type == IOREGION_EVENT_REGION_ADDED) {
+				rc = ioregion_vm_register(v->iovm, ev.region.name);
+				if (rc < 0)
+					vmm_say(v, "region %s: %s", ev.region.name,
+						ioregion_client_error(v->client));
+				else
+					vmm_say(v, "region %s plugged: %s", ev.region.name,
+						ioregion_vm_path(v->iovm, ev.region.name) ==
+						IOREGION_PATH_KERNEL ? "in-kernel" : "fallback");
+			} else {
+				ioregion_vm_unregister(v->iovm, ev.region.name);
+				vmm_say(v, "region %s unplugged", ev.region.name);
+			}
+		}
+		if (rc < 0) {
+			fprintf(stderr, "ioregion-vmm[%s]: ioregiond went away: %s\n",
+				v->vm_name, ioregion_client_error(v->client));
+			vmm_finish(v, VMM_EXIT_DAEMON_GONE);
+		}
+	}
+}
+
+static int vmm_connect(struct vmm *v)
+{
+	int rc = ioregion_client_connect(v->socket, "ioregion-vmm", v->vm_name,
+					 &v->client);
+
+	if (rc < 0) {
+		fprintf(stderr, "ioregion-vmm: %s\n",
+			v->client ? ioregion_client_error(v->client) : strerror(-rc));
+		return -1;
+	}
+	if (ioregion_client_subscribe(v->client) < 0 ||
+	    ioregion_vm_new(v->client, v->vm,
+			    v->force_fallback ? IOREGION_VM_FORCE_FALLBACK : 0,
+			    &v->iovm) < 0) {
+		fprintf(stderr, "ioregion-vmm: %s\n", ioregion_client_error(v->client));
+		return -1;
+	}
+	vmm_say(v, "KVM_CAP_IOREGIONFD: %s%s",
+		ioregion_vm_kernel_capable(v->iovm) ? "yes" : "no",
+		v->force_fallback ? " (fallback forced)" : "");
+	return 0;
+}
+
+static void vmm_on_signal(int sig)
+{
+	(void)sig;
+}
+
+static int vmm_run(struct vmm *v)
+{
+	struct sigaction sa = { .sa_handler = vmm_on_signal };
+	int i, rc;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (vmm_create_vm(v) < 0 || vmm_connect(v) < 0)
+		return VMM_EXIT_SETUP;
+	for (i = 0; i < v->nvcpus; i++) {
+		v->vcpus[i] = (struct vmm_vcpu){ .vmm = v, .index = i };
+		if (vmm_setup_vcpu(v, &v->vcpus[i]) < 0) {
+			fprintf(stderr, "ioregion-vmm: vcpu %d: %s\n", i, strerror(errno));
+			return VMM_EXIT_SETUP;
+		}
+	}
+	rc = ioregion_vm_register_all(v->iovm);
+	if (rc < 0) {
+		fprintf(stderr, "ioregion-vmm: registering regions: %s\n",
+			ioregion_client_error(v->client));
+		return VMM_EXIT_SETUP;
+	}
+	ioregion_vm_foreach(v->iovm, vmm_report_path, v);
+	atomic_store(&v->running, v->nvcpus);
+	for (i = 0; i < v->nvcpus; i++)
+		pthread_create(&v->vcpus[i].thread, NULL, vmm_vcpu_thread, &v->vcpus[i]);
+	vmm_watch_daemon(v);
+	for (i = 0; i < v->nvcpus; i++)
+		pthread_join(v->vcpus[i].thread, NULL);
+	if (atomic_load(&v->unclaimed))
+		vmm_say(v, "%lu accesses hit no region", atomic_load(&v->unclaimed));
+	vmm_say(v, "guest exit code %d", atomic_load(&v->exit_code));
+	return atomic_load(&v->exit_code);
+}
+
+static void vmm_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ioregion-vmm [OPTION]... IMAGE\n"
+		"Run a flat 32-bit guest image on /dev/kvm with its devices in ioregiond.\n"
+		"\n"
+		"  -s, --socket PATH     ioregiond's control socket\n"
+		"  -n, --vm NAME         attach as this VM (default vm0)\n"
+		"  -c, --vcpus N         vCPU threads (1..%d, default 1)\n"
+		"  -f, --force-fallback  forward exits even if KVM has KVM_SET_IOREGION\n"
+		"  -q, --quiet           print only errors\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"The guest starts at 0x%x in flat protected mode with ESI = vCPU index\n"
+		"and ends by writing its exit code to port 0x%x. Exit status: the\n"
+		"guest's code, %d if ioregiond went away, %d on setup errors.\n",
+		VMM_MAX_VCPUS, VMM_LOAD_ADDR, VMM_EXIT_PORT, VMM_EXIT_DAEMON_GONE,
+		VMM_EXIT_SETUP);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "vm", required_argument, NULL, 'n' },
+		{ "vcpus", required_argument, NULL, 'c' },
+		{ "force-fallback", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vmm *v = calloc(1, sizeof(*v));
+	int c, rc;
+
+	v->vm_name = "vm0";
+	v->nvcpus = 1;
+	while ((c = getopt_long(argc, argv, "s:n:c:fqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': v->socket = optarg; break;
+		case 'n': v->vm_name = optarg; break;
+		case 'c': v->nvcpus = atoi(optarg); break;
+		case 'f': v->force_fallback = true; break;
+		case 'q': v->quiet = true; break;
+		case 'h': vmm_usage(stdout); return 0;
+		default: vmm_usage(stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc || v->nvcpus < 1 || v->nvcpus > VMM_MAX_VCPUS) {
+		vmm_usage(stderr);
+		return 2;
+	}
+	v->image = argv[optind];
+	rc = vmm_run(v);
+	ioregion_vm_free(v->iovm);
+	ioregion_client_free(v->client);
+	free(v);
+	return rc;
+}
