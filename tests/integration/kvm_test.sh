@@ -1,0 +1,152 @@
+#!/bin/bash
+# Real guests on /dev/kvm, served by the real ioregiond through
+# ioregion-vmm: every guest, eight VMs at once, the daemon killed mid-run,
+# and a VMM killed with SIGKILL.
+set -u
+build=${TOP_BUILDDIR:?}
+guests=$build/tests/guests
+vmm=$build/ioregion-vmm
+ctl=$build/ioregionctl
+tmp=$(mktemp -d /tmp/ioregion-kvm-XXXXXX)
+sock=$tmp/control.sock
+daemon_pid=
+failures=0
+trap 'kill -9 $daemon_pid 2>/dev/null; pkill -9 -f "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+[ -c /dev/kvm ] || { echo "FAIL: /dev/kvm is missing"; exit 1; }
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+
+# Eight VMs, each with a console logged to its own file, a ram, a doorbell
+# and a testdev; vm0 and vm1 share a mailbox.
+write_config() {
+	local i regions=
+	for i in 0 1 2 3 4 5 6 7; do
+		regions="$regions
+  {\"name\": \"con$i\", \"device\": \"uart16550\", \"bus\": \"pio\", \"address\": \"0x3f8\", \"size\": 8,
+   \"vms\": [\"vm$i\"], \"options\": {\"output\": \"file\", \"path\": \"$tmp/con$i.txt\"}},
+  {\"name\": \"ram$i\", \"device\": \"ram\", \"bus\": \"mmio\", \"address\": \"0xd0000000\", \"size\": 4096, \"vms\": [\"vm$i\"]},
+  {\"name\": \"bell$i\", \"device\": \"doorbell\", \"bus\": \"mmio\", \"address\": \"0xd0001000\", \"size\": 4096,
+   \"vms\": [\"vm$i\"], \"posted_writes\": true},"
+	done
+	cat > "$tmp/config.json" <<JSON
+{ "regions": [ $regions
+  {"name": "mbox", "device": "mailbox", "bus": "mmio", "address": "0xd0003000", "size": 4096, "vms": ["vm0", "vm1"]}
+] }
+JSON
+}
+
+start_daemon() {
+	"$build/ioregiond" -c "$tmp/config.json" -s "$sock" 2>>"$tmp/daemon.log" &
+	daemon_pid=$!
+	for _ in $(seq 100); do
+		"$ctl" -s "$sock" status >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "daemon did not start"; cat "$tmp/daemon.log"; exit 1
+}
+
+stop_daemon() {
+	kill "$daemon_pid" && wait "$daemon_pid" || fail "daemon exit status $?"
+	daemon_pid=
+}
+
+fd_count() { ls "/proc/$daemon_pid/fd" | wc -l; }
+
+# run_guest NAME VM [vmm options]: runs to completion, expects exit 0.
+run_guest() {
+	local guest=$1 vm=$2
+	shift 2
+	if timeout 60 "$vmm" -q -s "$sock" -n "$vm" "$@" "$guests/$guest.bin" 2>"$tmp/$guest.$vm.err"; then
+		pass "$guest as $vm"
+	else
+		fail "$guest as $vm exited $?: $(cat "$tmp/$guest.$vm.err")"
+	fi
+}
+
+stat_of() { # VM REGION COUNTER
+	"$ctl" -s "$sock" --json --vm "$1" stats |
+		sed -n "/\"name\": \"$2\"/,/}/p" | grep "\"$3\"" | head -1 | tr -dc 0-9
+}
+
+write_config
+start_daemon
+
+# Which path each region takes is stated at start.
+"$vmm" -s "$sock" -n vm2 "$guests/hello.bin" 2>"$tmp/paths.txt"
+grep -q 'region ram2 (ram, mmio 0xd0000000+0x1000): fallback' "$tmp/paths.txt" &&
+	grep -q 'KVM_CAP_IOREGIONFD: no' "$tmp/paths.txt" &&
+	pass "vmm states the path of each region" || fail "paths: $(cat "$tmp/paths.txt")"
+grep -qx 'Hello from a KVM guest, printed through ioregiond' "$tmp/con2.txt" &&
+	pass "hello printed through the daemon's uart" || fail "hello output: $(cat "$tmp/con2.txt")"
+
+run_guest ramtest vm0
+grep -q 'accesses verified' "$tmp/con0.txt" || fail "ramtest printed nothing"
+
+run_guest doorbell vm0
+posted=$(stat_of vm0 bell0 posted)
+batches=$(stat_of vm0 bell0 batches)
+if [ "$posted" -eq 20000 ] && [ "$batches" -lt 2000 ]; then
+	pass "doorbell: $posted posted writes arrived in $batches batches"
+else
+	fail "doorbell: posted=$posted batches=$batches"
+fi
+
+# Two VMs exchange messages through one shared mailbox.
+timeout 60 "$vmm" -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>"$tmp/mb0.err" &
+mb0=$!
+run_guest mailbox vm1
+wait $mb0 && pass "mailbox vm0 side" || fail "mailbox vm0 exited $?: $(cat "$tmp/mb0.err")"
+
+# A region plugged while the guest runs is registered and used.
+timeout 60 "$vmm" -q -s "$sock" -n vm3 "$guests/hotplug.bin" 2>"$tmp/hot.err" &
+hot=$!
+for _ in $(seq 100); do grep -q waiting "$tmp/con3.txt" 2>/dev/null && break; sleep 0.05; done
+"$ctl" -s "$sock" plug '{"name": "hot3", "device": "testdev", "bus": "mmio",
+	"address": "0xe0000000", "size": 4096, "vms": ["vm3"]}' || fail "plug refused"
+wait $hot && grep -q 'device arrived' "$tmp/con3.txt" && pass "hotplug" ||
+	fail "hotplug exited $?: $(cat "$tmp/hot.err")"
+"$ctl" -s "$sock" unplug hot3 || fail "unplug refused"
+
+# Eight VMs at once on one daemon.
+pids=
+for i in 0 1 2 3 4 5 6 7; do
+	timeout 60 "$vmm" -q -s "$sock" -n "vm$i" "$guests/ramtest.bin" 2>"$tmp/eight.$i.err" &
+	pids="$pids $!"
+done
+ok=0
+for p in $pids; do wait "$p" && ok=$((ok + 1)); done
+[ "$ok" -eq 8 ] && pass "8 VMs at once" || fail "only $ok of 8 VMs passed"
+
+# A VMM killed with SIGKILL: its regions are freed, the others keep going.
+before=$(fd_count)
+"$vmm" -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>/dev/null &
+victim=$!
+for _ in $(seq 100); do [ "$(fd_count)" -gt "$before" ] && break; sleep 0.05; done
+during=$(fd_count)
+kill -9 $victim; wait $victim 2>/dev/null
+for _ in $(seq 100); do [ "$(fd_count)" -eq "$before" ] && break; sleep 0.05; done
+after=$(fd_count)
+[ "$during" -gt "$before" ] && [ "$after" -eq "$before" ] &&
+	pass "SIGKILLed VMM: daemon fds $before -> $during -> $after" ||
+	fail "fds before=$before during=$during after=$after"
+run_guest ramtest vm5
+
+# The daemon killed mid-run: the VMM stops with a clear error, fast.
+"$vmm" -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>"$tmp/gone.err" &
+orphan=$!
+sleep 0.3
+kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+start=$(date +%s%N)
+timeout 10 tail --pid=$orphan -f /dev/null
+wait $orphan; rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+if [ "$rc" -eq 70 ] && grep -q 'ioregiond' "$tmp/gone.err"; then
+	pass "daemon killed: VMM exited 70 after ${ms} ms: $(head -1 "$tmp/gone.err")"
+else
+	fail "daemon killed: VMM exit $rc after ${ms} ms: $(cat "$tmp/gone.err")"
+fi
+
+echo "kvm tests: $failures failed"
+[ "$failures" -eq 0 ]
