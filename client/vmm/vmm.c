@@ -54,6 +54,7 @@ struct vmm {
 	const char *image;
 	int nvcpus;
 	bool force_fallback;
+	bool no_coalesce;
 	bool quiet;
 	int kvm, vm;
 	uint8_t *mem;
@@ -180,7 +181,8 @@ static int vmm_setup_vcpu(struct vmm *v, struct vmm_vcpu *c)
 	if (ioctl(c->fd, KVM_SET_SREGS, &sregs) < 0 ||
 	    ioctl(c->fd, KVM_SET_REGS, &regs) < 0)
 		return -1;
-	if (c->index == 0 && ioctl(v->vm, KVM_CHECK_EXTENSION,
+	if (c->index == 0 && !v->no_coalesce &&
+	    ioctl(v->vm, KVM_CHECK_EXTENSION,
 				   KVM_CAP_COALESCED_MMIO) > 0)
 		ioregion_vm_set_coalesced_ring(
 			v->iovm, (uint8_t *)c->run +
@@ -382,6 +384,7 @@ static void vmm_usage(FILE *out)
 		"  -n, --vm NAME         attach as this VM (default vm0)\n"
 		"  -c, --vcpus N         vCPU threads (1..%d, default 1)\n"
 		"  -f, --force-fallback  forward exits even if KVM has KVM_SET_IOREGION\n"
+		"      --no-coalesce     one exit per posted write on the fallback path\n"
 		"  -q, --quiet           print only errors\n"
 		"  -h, --help            this help\n"
 		"\n"
@@ -399,6 +402,7 @@ int main(int argc, char **argv)
 		{ "vm", required_argument, NULL, 'n' },
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "force-fallback", no_argument, NULL, 'f' },
+		{ "no-coalesce", no_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -414,6 +418,7 @@ int main(int argc, char **argv)
 		case 'n': v->vm_name = optarg; break;
 		case 'c': v->nvcpus = atoi(optarg); break;
 		case 'f': v->force_fallback = true; break;
+		case 'C': v->no_coalesce = true; break;
 		case 'q': v->quiet = true; break;
 		case 'h': vmm_usage(stdout); return 0;
 		default: vmm_usage(stderr); return 2;
