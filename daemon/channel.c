@@ -95,10 +95,11 @@ void channel_close(struct channel *ch, const char *why)
 	ch->region = NULL;
 }
 
-static void channel_error(struct channel *ch, const char *what,
-			  unsigned long long offset)
+/* Counts errors and logs them, rate-limited, with the VM and region. */
+static void channel_error(struct channel *ch, unsigned int count,
+			  const char *what, unsigned long long offset)
 {
-	ch->counters.errors++;
+	ch->counters.errors += count;
 	log_limited(&ch->ratelimit, LOG_WARNING,
 		    "vm %s region %s: %s at offset 0x%llx", ch->vm->name,
 		    ch->region_name, what, offset);
@@ -114,9 +115,8 @@ static void channel_flush_batch(struct channel *ch)
 	ch->counters.posted += ch->nbatch;
 	ch->counters.batches++;
 	if (failed)
-		channel_error(ch, "posted writes the device refused",
+		channel_error(ch, failed, "posted writes the device refused",
 			      ch->batch[0].offset);
-	ch->counters.errors += failed ? failed - 1 : 0;
 	ch->nbatch = 0;
 }
 
@@ -140,7 +140,7 @@ static void channel_serve_one(struct channel *ch, const struct ioregion_cmd *c)
 
 	if (check != IOREGION_CHECK_OK) {
 		channel_flush_batch(ch);
-		channel_error(ch, ioregion_check_str(check), c->offset);
+		channel_error(ch, 1, ioregion_check_str(check), c->offset);
 		if (resp)
 			channel_respond(ch, UINT64_MAX);
 		return;
@@ -161,7 +161,7 @@ static void channel_serve_one(struct channel *ch, const struct ioregion_cmd *c)
 		ch->counters.reads++;
 		if (dev->ops->read(dev, ch->requester, c->offset, size,
 				   &value) < 0) {
-			channel_error(ch, "read the device refused", c->offset);
+			channel_error(ch, 1, "read the device refused", c->offset);
 			value = UINT64_MAX;
 		}
 		channel_respond(ch, value & ioregion_size_mask(size));
@@ -170,7 +170,7 @@ static void channel_serve_one(struct channel *ch, const struct ioregion_cmd *c)
 	ch->counters.writes++;
 	if (dev->ops->write(dev, ch->requester, c->offset, size,
 			    c->data & ioregion_size_mask(size)) < 0)
-		channel_error(ch, "write the device refused", c->offset);
+		channel_error(ch, 1, "write the device refused", c->offset);
 	channel_respond(ch, 0);
 }
 

@@ -126,6 +126,7 @@ static void session_send(struct session *s, Ior__ServerMessage *msg, int fd)
 {
 	size_t len = ior__server_message__get_packed_size(msg);
 	struct session_packet *p;
+	int rc;
 
 	if (s->closing || s->queued >= SESSION_MAX_QUEUED ||
 	    len > IOR_CONTROL_MAX_PACKET || !(p = malloc(sizeof(*p) + len))) {
@@ -141,8 +142,9 @@ static void session_send(struct session *s, Ior__ServerMessage *msg, int fd)
 	p->len = ior__server_message__pack(msg, p->buf);
 	STAILQ_INSERT_TAIL(&s->queue, p, link);
 	s->queued++;
-	if (session_flush(s) < 0)
-		session_drop(s, strerror(errno));
+	rc = session_flush(s);
+	if (rc < 0)
+		session_drop(s, strerror(-rc));
 }
 
 static void session_reply_error(struct session *s, uint32_t id, int code,

@@ -64,7 +64,7 @@ static void activation_start(struct activation *a, const char *config)
 		dup2(log, STDERR_FILENO);
 		execlp("systemd-socket-activate", "systemd-socket-activate",
 		       "--seqpacket", "-l", a->socket, "-E", env,
-		       getenv("IOREGIOND"), "-v", config ? "-c" : "-v",
+		       harness_binary(), "-v", config ? "-c" : "-v",
 		       config ? a->config : "-v", (char *)NULL);
 		_exit(127);
 	}

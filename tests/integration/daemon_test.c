@@ -592,7 +592,7 @@ static void test_stale_socket_and_second_daemon(void **state)
 
 	/* A second daemon on a live socket refuses to start. */
 	snprintf(cmd, sizeof(cmd), "%s -s %s >/dev/null 2>&1",
-		 getenv("IOREGIOND") ? getenv("IOREGIOND") : "./ioregiond",
+		 harness_binary(),
 		 hd->socket);
 	assert_int_not_equal(system(cmd), 0);
 	harness_assert_default_vms_alive(hd);
@@ -603,7 +603,7 @@ static void test_stale_socket_and_second_daemon(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
 	snprintf(cmd, sizeof(cmd), "timeout --preserve-status -s TERM 1 %s -s %s >/dev/null 2>&1; test $? -eq 0",
-		 getenv("IOREGIOND") ? getenv("IOREGIOND") : "./ioregiond",
+		 harness_binary(),
 		 stale);
 	assert_int_equal(system(cmd), 0);
 }

@@ -22,7 +22,7 @@
 
 #include "harness.h"
 
-static const char *harness_binary(void)
+const char *harness_binary(void)
 {
 	const char *bin = getenv("IOREGIOND");
 

@@ -18,6 +18,8 @@ struct harness_daemon {
 	char log[128];
 };
 
+/* The ioregiond under test: $IOREGIOND, else ./ioregiond. */
+const char *harness_binary(void);
 /* Starts ioregiond on config_json (NULL: built-in) in a fresh directory and
  * waits until it answers. Aborts the test on failure. */
 void harness_start(struct harness_daemon *hd, const char *config_json);
