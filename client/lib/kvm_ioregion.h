@@ -32,4 +32,22 @@ struct kvm_ioregion {
 #define KVM_EXIT_IOREGIONFD_FAILURE 40
 #endif
 
+/* kvm_run.ioregion_failure, the payload of KVM_EXIT_IOREGIONFD_FAILURE. */
+struct kvm_ioregion_failure {
+	__u64 gpa;
+	__u64 data;
+	__u32 len;
+	__u8 is_write;
+	__u8 is_pio;
+	__u8 pad[2];
+	__s32 error;
+};
+
+/* The exit payloads share one union; mmio is one of its members. */
+static inline struct kvm_ioregion_failure *
+kvm_run_ioregion_failure(struct kvm_run *run)
+{
+	return (struct kvm_ioregion_failure *)(void *)&run->mmio;
+}
+
 #endif

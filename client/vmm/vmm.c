@@ -205,6 +205,20 @@ static void vmm_unclaimed(struct vmm *v, struct kvm_run *run)
 		       (size_t)run->io.size * run->io.count);
 }
 
+/* KVM could not complete an access on the in-kernel path: ioregiond is
+ * gone or broken, like a lost connection on the fallback path. */
+static void vmm_ioregion_failure(struct vmm *v, struct vmm_vcpu *c)
+{
+	const struct kvm_ioregion_failure *f = kvm_run_ioregion_failure(c->run);
+
+	fprintf(stderr,
+		"ioregion-vmm[%s]: vcpu %d: KVM_EXIT_IOREGIONFD_FAILURE: %u-byte %s %s 0x%llx: %s\n",
+		v->vm_name, c->index, f->len, f->is_write ? "write" : "read",
+		f->is_pio ? "port" : "at", (unsigned long long)f->gpa,
+		strerror(-f->error));
+	vmm_finish(v, VMM_EXIT_DAEMON_GONE);
+}
+
 /* Returns false when the vCPU is done. */
 static bool vmm_exit(struct vmm *v, struct vmm_vcpu *c)
 {
@@ -233,9 +247,7 @@ static bool vmm_exit(struct vmm *v, struct vmm_vcpu *c)
 	case KVM_EXIT_HLT:
 		return false;
 	case KVM_EXIT_IOREGIONFD_FAILURE:
-		fprintf(stderr, "ioregion-vmm[%s]: vcpu %d: KVM could not reach ioregiond\n",
-			v->vm_name, c->index);
-		vmm_finish(v, VMM_EXIT_DAEMON_GONE);
+		vmm_ioregion_failure(v, c);
 		return false;
 	default:
 		fprintf(stderr, "ioregion-vmm[%s]: vcpu %d: unexpected exit %u\n",

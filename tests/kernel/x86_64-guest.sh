@@ -66,6 +66,23 @@ round() {
 round "in-kernel KVM_SET_IOREGION"
 round "fallback" -f
 
+# The daemon dies under a guest on the in-kernel path: the VMM must not hang
+# in KVM_RUN; it leaves with 70 (a KVM_EXIT_IOREGIONFD_FAILURE, or its
+# control connection closing, whichever it sees first).
+echo "== ioregiond killed under an in-kernel guest"
+if start_daemon; then
+	ioregion-vmm -s "$sock" -n vm0 /guests/mailbox.bin >/run/gone.out 2>&1 &
+	vmm=$!
+	sleep 2
+	kill -9 "$daemon"
+	wait "$daemon" 2>/dev/null
+	timeout 60 sh -c "while kill -0 $vmm 2>/dev/null; do sleep 0.1; done"
+	wait "$vmm"
+	rc=$?
+	[ "$rc" -eq 70 ] && pass "VMM left with 70: $(grep -E 'FAILURE|went away' /run/gone.out)" ||
+		fail "VMM exit $rc: $(cat /run/gone.out)"
+fi
+
 # ns per iteration of a benchmark guest, best of 3
 per_iter() {
 	best=
