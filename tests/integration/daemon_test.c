@@ -6,19 +6,16 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -585,45 +582,13 @@ static void test_access_rules(void **state)
 	harness_stop(&hd);
 }
 
-/* Starts ioregiond on @path and waits (bounded) until it answers there:
- * a fixed delay is too short for a sanitizer build on a loaded machine. */
-static pid_t start_on_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	pid_t pid = fork();
-	int i;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		execl(harness_binary(), "ioregiond", "-s", path, (char *)NULL);
-		_exit(127);
-	}
-	strcpy(sa.sun_path, path);
-	for (i = 0; i < 1000; i++) {
-		int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-		bool up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-
-		close(fd);
-		if (up)
-			return pid;
-		usleep(10000);
-	}
-	fail_msg("ioregiond did not take over the stale socket %s", path);
-	return -1;
-}
-
 static void test_stale_socket_and_second_daemon(void **state)
 {
 	struct harness_daemon *hd = *state;
+	struct harness_daemon stale;
 	char cmd[512];
-	int fd, status;
-	pid_t pid;
+	int fd;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char stale[160];
 
 	/* A second daemon on a live socket refuses to start. */
 	snprintf(cmd, sizeof(cmd), "%s -s %s >/dev/null 2>&1",
@@ -631,17 +596,15 @@ static void test_stale_socket_and_second_daemon(void **state)
 		 hd->socket);
 	assert_int_not_equal(system(cmd), 0);
 	harness_assert_default_vms_alive(hd);
-	/* A stale socket file is replaced. */
-	snprintf(stale, sizeof(stale), "%s/stale.sock", hd->dir);
-	strcpy(sa.sun_path, stale);
+	/* A stale socket file is replaced: the daemon answers on it and
+	 * stops cleanly. */
+	harness_prepare(&stale, NULL);
+	strcpy(sa.sun_path, stale.socket);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
-	pid = start_on_socket(stale);
-	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	harness_launch(&stale);
+	harness_stop(&stale);
 }
 
 int main(void)

@@ -47,10 +47,8 @@ static bool harness_answers(const struct harness_daemon *hd)
 	return rc == 0;
 }
 
-void harness_start(struct harness_daemon *hd, const char *config_json)
+void harness_prepare(struct harness_daemon *hd, const char *config_json)
 {
-	int i;
-
 	memset(hd, 0, sizeof(*hd));
 	strcpy(hd->dir, "/tmp/ioregiond-test-XXXXXX");
 	assert_non_null(mkdtemp(hd->dir));
@@ -59,6 +57,13 @@ void harness_start(struct harness_daemon *hd, const char *config_json)
 	snprintf(hd->log, sizeof(hd->log), "%s/daemon.log", hd->dir);
 	if (config_json)
 		harness_write_config(hd, config_json);
+}
+
+void harness_launch(struct harness_daemon *hd)
+{
+	bool with_config = access(hd->config, F_OK) == 0;
+	int i;
+
 	hd->pid = fork();
 	assert_true(hd->pid >= 0);
 	if (hd->pid == 0) {
@@ -67,7 +72,7 @@ void harness_start(struct harness_daemon *hd, const char *config_json)
 		dup2(log, STDERR_FILENO);
 		dup2(log, STDOUT_FILENO);
 		close(log);
-		if (config_json)
+		if (with_config)
 			execl(harness_binary(), "ioregiond", "-v", "-s",
 			      hd->socket, "-c", hd->config, (char *)NULL);
 		else
@@ -81,6 +86,12 @@ void harness_start(struct harness_daemon *hd, const char *config_json)
 		usleep(10000);
 	}
 	fail_msg("ioregiond did not start; see %s", hd->log);
+}
+
+void harness_start(struct harness_daemon *hd, const char *config_json)
+{
+	harness_prepare(hd, config_json);
+	harness_launch(hd);
 }
 
 bool harness_alive(const struct harness_daemon *hd)

@@ -23,6 +23,10 @@ const char *harness_binary(void);
 /* Starts ioregiond on config_json (NULL: built-in) in a fresh directory and
  * waits until it answers. Aborts the test on failure. */
 void harness_start(struct harness_daemon *hd, const char *config_json);
+/* harness_start in two steps, for a test that puts something in hd->dir
+ * (a stale socket, say) before the daemon starts. */
+void harness_prepare(struct harness_daemon *hd, const char *config_json);
+void harness_launch(struct harness_daemon *hd);
 /* SIGTERM, wait, check it exited 0, remove the directory. */
 void harness_stop(struct harness_daemon *hd);
 /* Replaces the config file (for reload tests). */
