@@ -2,8 +2,15 @@
 # Real guests on /dev/kvm, served by the real ioregiond through
 # ioregion-vmm: every guest, eight VMs at once, the daemon killed mid-run,
 # and a VMM killed with SIGKILL.
+#
+# Where the kernel is stock (the host), every region takes the fallback path.
+# tests/kernel/x86_64-guest.sh runs this same script inside the patched
+# kernel with KVM_TEST_KERNEL=patched, once as is (in-kernel path) and once
+# with KVM_TEST_VMM_ARGS=-f (fallback forced).
 set -u
 build=${TOP_BUILDDIR:?}
+kernel=${KVM_TEST_KERNEL:-stock}
+vmm_args=${KVM_TEST_VMM_ARGS:-}
 guests=$build/tests/guests
 vmm=$build/ioregion-vmm
 ctl=$build/ioregionctl
@@ -13,7 +20,21 @@ daemon_pid=
 failures=0
 trap 'kill -9 $daemon_pid 2>/dev/null; pkill -9 -f "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-[ -c /dev/kvm ] || { echo "FAIL: /dev/kvm is missing"; exit 1; }
+if [ ! -c /dev/kvm ]; then
+	# automake's SKIP; the kernel tier runs these tests inside the patched
+	# kernel it boots under QEMU, where nested KVM exists
+	echo "SKIP: kvm_test.sh: this machine has no /dev/kvm (no VMX/SVM);" \
+		"the kernel tier runs these guests inside the patched kernel"
+	exit 77
+fi
+
+# What ioregion-vmm must say about the kernel and the path of each region.
+case $kernel/$vmm_args in
+stock/) want_cap=no want_path="fallback (exits forwarded)" ;;
+patched/) want_cap=yes want_path="in-kernel KVM_SET_IOREGION" ;;
+patched/-f) want_cap="yes (fallback forced)" want_path="fallback (exits forwarded)" ;;
+*) echo "FAIL: unknown KVM_TEST_KERNEL/KVM_TEST_VMM_ARGS: $kernel/$vmm_args"; exit 1 ;;
+esac
 
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
@@ -58,7 +79,8 @@ fd_count() { ls "/proc/$daemon_pid/fd" | wc -l; }
 run_guest() {
 	local guest=$1 vm=$2
 	shift 2
-	if timeout 60 "$vmm" -q -s "$sock" -n "$vm" "$@" "$guests/$guest.bin" 2>"$tmp/$guest.$vm.err"; then
+	if timeout 60 "$vmm" $vmm_args -q -s "$sock" -n "$vm" "$@" "$guests/$guest.bin" \
+		2>"$tmp/$guest.$vm.err"; then
 		pass "$guest as $vm"
 	else
 		fail "$guest as $vm exited $?: $(cat "$tmp/$guest.$vm.err")"
@@ -74,9 +96,9 @@ write_config
 start_daemon
 
 # Which path each region takes is stated at start.
-"$vmm" -s "$sock" -n vm2 "$guests/hello.bin" 2>"$tmp/paths.txt"
-grep -q 'region ram2 (ram, mmio 0xd0000000+0x1000): fallback' "$tmp/paths.txt" &&
-	grep -q 'KVM_CAP_IOREGIONFD: no' "$tmp/paths.txt" &&
+"$vmm" $vmm_args -s "$sock" -n vm2 "$guests/hello.bin" 2>"$tmp/paths.txt"
+grep -qF "region ram2 (ram, mmio 0xd0000000+0x1000): $want_path" "$tmp/paths.txt" &&
+	grep -qxF "ioregion-vmm[vm2]: KVM_CAP_IOREGIONFD: $want_cap" "$tmp/paths.txt" &&
 	pass "vmm states the path of each region" || fail "paths: $(cat "$tmp/paths.txt")"
 grep -qx 'Hello from a KVM guest, printed through ioregiond' "$tmp/con2.txt" &&
 	pass "hello printed through the daemon's uart" || fail "hello output: $(cat "$tmp/con2.txt")"
@@ -87,20 +109,25 @@ grep -q 'accesses verified' "$tmp/con0.txt" || fail "ramtest printed nothing"
 run_guest doorbell vm0
 posted=$(stat_of vm0 bell0 posted)
 batches=$(stat_of vm0 bell0 batches)
-if [ "$posted" -eq 20000 ] && [ "$batches" -lt 2000 ]; then
+# The fallback path hands the daemon whole rings of posted writes; on the
+# in-kernel path KVM sends them one by one and the daemon drains what has
+# queued, so only the count is exact there.
+max_batches=2000
+[ "$want_path" = "in-kernel KVM_SET_IOREGION" ] && max_batches=20001
+if [ "$posted" -eq 20000 ] && [ "$batches" -lt "$max_batches" ]; then
 	pass "doorbell: $posted posted writes arrived in $batches batches"
 else
 	fail "doorbell: posted=$posted batches=$batches"
 fi
 
 # Two VMs exchange messages through one shared mailbox.
-timeout 60 "$vmm" -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>"$tmp/mb0.err" &
+timeout 60 "$vmm" $vmm_args -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>"$tmp/mb0.err" &
 mb0=$!
 run_guest mailbox vm1
 wait $mb0 && pass "mailbox vm0 side" || fail "mailbox vm0 exited $?: $(cat "$tmp/mb0.err")"
 
 # A region plugged while the guest runs is registered and used.
-timeout 60 "$vmm" -q -s "$sock" -n vm3 "$guests/hotplug.bin" 2>"$tmp/hot.err" &
+timeout 60 "$vmm" $vmm_args -q -s "$sock" -n vm3 "$guests/hotplug.bin" 2>"$tmp/hot.err" &
 hot=$!
 for _ in $(seq 100); do grep -q waiting "$tmp/con3.txt" 2>/dev/null && break; sleep 0.05; done
 "$ctl" -s "$sock" plug '{"name": "hot3", "device": "testdev", "bus": "mmio",
@@ -112,7 +139,7 @@ wait $hot && grep -q 'device arrived' "$tmp/con3.txt" && pass "hotplug" ||
 # Eight VMs at once on one daemon.
 pids=
 for i in 0 1 2 3 4 5 6 7; do
-	timeout 60 "$vmm" -q -s "$sock" -n "vm$i" "$guests/ramtest.bin" 2>"$tmp/eight.$i.err" &
+	timeout 60 "$vmm" $vmm_args -q -s "$sock" -n "vm$i" "$guests/ramtest.bin" 2>"$tmp/eight.$i.err" &
 	pids="$pids $!"
 done
 ok=0
@@ -121,7 +148,7 @@ for p in $pids; do wait "$p" && ok=$((ok + 1)); done
 
 # A VMM killed with SIGKILL: its regions are freed, the others keep going.
 before=$(fd_count)
-"$vmm" -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>/dev/null &
+"$vmm" $vmm_args -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>/dev/null &
 victim=$!
 for _ in $(seq 100); do [ "$(fd_count)" -gt "$before" ] && break; sleep 0.05; done
 during=$(fd_count)
@@ -134,15 +161,18 @@ after=$(fd_count)
 run_guest ramtest vm5
 
 # The daemon killed mid-run: the VMM stops with a clear error, fast.
-"$vmm" -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>"$tmp/gone.err" &
+"$vmm" $vmm_args -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>"$tmp/gone.err" &
 orphan=$!
 sleep 0.3
 kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
-start=$(date +%s%N)
-timeout 10 tail --pid=$orphan -f /dev/null
+# bash reaps the VMM as it exits, so kill -0 fails from then on
+start=${EPOCHREALTIME/./}
+for _ in $(seq 1000); do kill -0 $orphan 2>/dev/null || break; sleep 0.01; done
 wait $orphan; rc=$?
-ms=$((($(date +%s%N) - start) / 1000000))
-if [ "$rc" -eq 70 ] && grep -q 'ioregiond' "$tmp/gone.err"; then
+ms=$(((${EPOCHREALTIME/./} - start) / 1000))
+# (the VMM sees its control connection close, or on the in-kernel path
+# possibly first KVM's failure exit)
+if [ "$rc" -eq 70 ] && grep -qE 'ioregiond|IOREGIONFD_FAILURE' "$tmp/gone.err"; then
 	pass "daemon killed: VMM exited 70 after ${ms} ms: $(head -1 "$tmp/gone.err")"
 else
 	fail "daemon killed: VMM exit $rc after ${ms} ms: $(cat "$tmp/gone.err")"

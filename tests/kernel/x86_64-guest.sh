@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs as IOREGION_RUN inside the patched x86_64 kernel that tests/kernel/run
-# boots: the KVM selftest, then ioregiond serving real guests through
-# ioregion-vmm on the in-kernel KVM_SET_IOREGION path and on the fallback
-# path, then the benchmark of both. Prints TAP-like "ok"/"not ok" lines and
-# exits with the number of failures.
+# boots: the KVM selftest, then the host's KVM guest tests (ioregiond
+# serving real guests through ioregion-vmm) on the in-kernel
+# KVM_SET_IOREGION path and on the fallback path, then the benchmark of
+# both. Prints TAP-like "ok"/"not ok" lines and exits with the number of
+# failures.
 export PATH=/bin LD_LIBRARY_PATH=/lib
 sock=/run/ioregiond.sock
 failures=0
@@ -12,6 +13,17 @@ fail() { echo "not ok - $*"; failures=$((failures + 1)); }
 
 echo "== KVM selftest"
 /ioregion_test && pass "ioregion_test" || fail "ioregion_test exited $?"
+
+# The KVM guest tests of the host (tests/integration/kvm_test.sh) on this
+# kernel: once on the in-kernel path, once with the fallback forced, so
+# that a machine without /dev/kvm loses none of their coverage.
+kvm_tests() {
+	echo "== tests/integration/kvm_test.sh, $1"
+	TOP_BUILDDIR=/build KVM_TEST_KERNEL=patched KVM_TEST_VMM_ARGS=$2 \
+		/kvm_test.sh && pass "kvm_test.sh, $1" || fail "kvm_test.sh, $1"
+}
+kvm_tests "in-kernel KVM_SET_IOREGION path" ""
+kvm_tests "fallback path forced" "-f"
 
 start_daemon() {
 	ioregiond -s "$sock" >/run/daemon.out 2>&1 &
@@ -27,61 +39,6 @@ start_daemon() {
 stop_daemon() {
 	kill "$daemon" && wait "$daemon" || fail "ioregiond exit status $?"
 }
-
-# guest NAME VM PATH_TEXT [vmm options]
-guest() {
-	name=$1 vm=$2 want=$3
-	shift 3
-	if timeout 120 ioregion-vmm -s "$sock" -n "$vm" "$@" "/guests/$name.bin" \
-		>"/run/$name.$vm.out" 2>&1; then
-		if grep -q "ram0 .*: $want" "/run/$name.$vm.out" ||
-			grep -q "console1 .*: $want" "/run/$name.$vm.out"; then
-			pass "$name as $vm, $want path"
-		else
-			fail "$name as $vm: path is not $want: $(cat "/run/$name.$vm.out")"
-		fi
-	else
-		fail "$name as $vm exited $?: $(cat "/run/$name.$vm.out")"
-	fi
-}
-
-# round PATH_TEXT [vmm options]: every guest on a fresh daemon
-round() {
-	want=$1
-	shift
-	echo "== guests, $want path"
-	start_daemon || return
-	for g in hello ramtest doorbell; do
-		guest "$g" vm0 "$want" "$@"
-	done
-	guest mailbox vm0 "$want" "$@" &
-	mb=$!
-	guest mailbox vm1 "$want" "$@"
-	wait $mb
-	grep -q "Hello" /run/daemon.out && pass "hello printed through the uart ($want)" ||
-		fail "no guest output on the daemon's uart ($want)"
-	stop_daemon
-}
-
-round "in-kernel KVM_SET_IOREGION"
-round "fallback" -f
-
-# The daemon dies under a guest on the in-kernel path: the VMM must not hang
-# in KVM_RUN; it leaves with 70 (a KVM_EXIT_IOREGIONFD_FAILURE, or its
-# control connection closing, whichever it sees first).
-echo "== ioregiond killed under an in-kernel guest"
-if start_daemon; then
-	ioregion-vmm -s "$sock" -n vm0 /guests/mailbox.bin >/run/gone.out 2>&1 &
-	vmm=$!
-	sleep 2
-	kill -9 "$daemon"
-	wait "$daemon" 2>/dev/null
-	timeout 60 sh -c "while kill -0 $vmm 2>/dev/null; do sleep 0.1; done"
-	wait "$vmm"
-	rc=$?
-	[ "$rc" -eq 70 ] && pass "VMM left with 70: $(grep -E 'FAILURE|went away' /run/gone.out)" ||
-		fail "VMM exit $rc: $(cat /run/gone.out)"
-fi
 
 # ns per iteration of a benchmark guest, best of 3
 per_iter() {
