@@ -631,6 +631,10 @@ static struct config *config_from_loaded(json_t *root, json_error_t *jerr,
 {
 	struct config *cfg;
 
+	if (!root && jerr->line < 1) {
+		config_errors_add(errs, "%s: %s", origin, jerr->text);
+		return NULL;
+	}
 	if (!root) {
 		config_errors_add(errs, "%s:%d:%d: %s", origin, jerr->line,
 				  jerr->column, jerr->text);
@@ -649,14 +653,24 @@ struct config *config_parse(const char *text, struct config_errors *errs)
 					     &jerr), &jerr, "(config)", errs);
 }
 
+/* Opens the file itself: jansson reports an unopenable file at line -1,
+ * column -1, a position that does not exist. */
 struct config *config_load(const char *path, struct config_errors *errs)
 {
 	json_error_t jerr;
+	json_t *root;
+	FILE *f;
 
 	if (!path)
 		return config_parse(config_default_json, errs);
-	return config_from_loaded(json_load_file(path, JSON_REJECT_DUPLICATES,
-						 &jerr), &jerr, path, errs);
+	f = fopen(path, "re");
+	if (!f) {
+		config_errors_add(errs, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
+	return config_from_loaded(root, &jerr, path, errs);
 }
 
 void config_free(struct config *cfg)

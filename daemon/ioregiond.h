@@ -44,6 +44,7 @@ struct ioregiond {
 	uint64_t next_user_data;
 	gid_t socket_gid;
 	bool socket_has_gid;
+	struct event *ev_status;	/* sends STATUS=, see server.h */
 	struct ioregiond_counters counters;
 };
 

@@ -7,6 +7,7 @@
 
 #include "channel.h"
 #include "region.h"
+#include "server.h"
 #include "session.h"
 
 static void region_device_log(void *ctx, int level, const char *fmt,
@@ -63,6 +64,7 @@ void region_publish(struct region *r)
 		 (unsigned long long)r->cfg.size, r->cfg.nvms,
 		 r->cfg.posted_writes ? ", posted writes" : "");
 	session_announce_added(r->d, r);
+	server_status_changed(r->d);
 }
 
 void region_remove(struct region *r)
@@ -73,6 +75,7 @@ void region_remove(struct region *r)
 		channel_close(ch, "region removed");
 	TAILQ_REMOVE(&r->d->regions, r, link);
 	session_announce_removed(r->d, r);
+	server_status_changed(r->d);
 	log_info("region %s: removed", r->cfg.name);
 	region_free(r);
 }

@@ -35,8 +35,20 @@ static void server_status(struct ioregiond *d)
 
 	TAILQ_FOREACH(r, &d->regions, link)
 		n++;
-	sd_notifyf(0, "STATUS=serving %u regions to %u clients", n,
-		   d->nsessions);
+	sd_notifyf(0, "STATUS=serving %u region%s to %u client%s", n,
+		   n == 1 ? "" : "s", d->nsessions,
+		   d->nsessions == 1 ? "" : "s");
+}
+
+static void server_on_status(evutil_socket_t fd, short what, void *arg)
+{
+	server_status(arg);
+}
+
+void server_status_changed(struct ioregiond *d)
+{
+	if (d->ev_status)
+		event_active(d->ev_status, 0, 0);
 }
 
 /* A socket path nobody answers on is stale and removed; one that answers
@@ -157,7 +169,6 @@ static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 		if (session_new(d, c) < 0)
 			log_warn("client setup failed");
 	}
-	server_status(d);
 }
 
 static void server_on_stop(evutil_socket_t sig, short what, void *arg)
@@ -185,7 +196,6 @@ static void server_on_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	config_errors_clear(&errs);
 	sd_notify(0, "READY=1");
-	server_status(srv->d);
 }
 
 static void server_on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -203,7 +213,9 @@ static int server_events(struct server *srv)
 	srv->ev_term = evsignal_new(base, SIGTERM, server_on_stop, srv);
 	srv->ev_int = evsignal_new(base, SIGINT, server_on_stop, srv);
 	srv->ev_hup = evsignal_new(base, SIGHUP, server_on_reload, srv);
+	srv->d->ev_status = event_new(base, -1, 0, server_on_status, srv->d);
 	if (!srv->ev_accept || !srv->ev_term || !srv->ev_int || !srv->ev_hup ||
+	    !srv->d->ev_status ||
 	    event_add(srv->ev_accept, NULL) || event_add(srv->ev_term, NULL) ||
 	    event_add(srv->ev_int, NULL) || event_add(srv->ev_hup, NULL))
 		return -ENOMEM;
@@ -226,6 +238,10 @@ static void server_teardown(struct server *srv)
 				 &srv->ev_hup, &srv->ev_watchdog };
 	size_t i;
 
+	if (srv->d->ev_status) {
+		event_free(srv->d->ev_status);
+		srv->d->ev_status = NULL;
+	}
 	session_free_all(srv->d);
 	while ((r = TAILQ_FIRST(&srv->d->regions)))
 		region_remove(r);

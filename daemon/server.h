@@ -14,4 +14,8 @@
 /* Serves until SIGTERM or SIGINT; returns the exit status. */
 int server_run(struct ioregiond *d, const char *socket_path);
 
+/* A client or region came or went: the STATUS= line is updated once the
+ * current event is handled (a no-op outside server_run). */
+void server_status_changed(struct ioregiond *d);
+
 #endif

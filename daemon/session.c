@@ -10,6 +10,7 @@
 #include "channel.h"
 #include "region.h"
 #include "reload.h"
+#include "server.h"
 #include "session.h"
 #include "stats.h"
 #include "vm.h"
@@ -45,6 +46,7 @@ int session_new(struct ioregiond *d, int fd)
 	TAILQ_INSERT_TAIL(&d->sessions, s, link);
 	d->nsessions++;
 	d->counters.sessions_accepted++;
+	server_status_changed(d);
 	log_debug("client pid %d uid %u connected", (int)s->peer.pid,
 		  (unsigned int)s->peer.uid);
 	return 0;
@@ -71,6 +73,7 @@ void session_free(struct session *s)
 	}
 	TAILQ_REMOVE(&s->d->sessions, s, link);
 	s->d->nsessions--;
+	server_status_changed(s->d);
 	event_free(s->ev_read);
 	event_free(s->ev_write);
 	access_peer_clear(&s->peer);

@@ -89,6 +89,25 @@ static bool activation_notified(struct activation *a, const char *what,
 	return false;
 }
 
+/* Waits for the notification "STATUS=<want>" exactly, skipping others. */
+static void activation_status(struct activation *a, const char *want)
+{
+	struct pollfd pfd = { .fd = a->notify_fd, .events = POLLIN };
+	char buf[4096], line[256];
+	ssize_t n;
+
+	snprintf(line, sizeof(line), "STATUS=%s", want);
+	while (poll(&pfd, 1, 10000) == 1) {
+		n = recv(a->notify_fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		if (strcmp(buf, line) == 0)
+			return;
+	}
+	fail_msg("no \"%s\" notification", line);
+}
+
 /* The listening socket exists once systemd-socket-activate is up. */
 static int activation_connect(struct activation *a)
 {
@@ -156,6 +175,36 @@ static void test_ready_once_serving(void **state)
 	activation_cleanup(&a);
 }
 
+/* STATUS= follows clients coming and going and regions plugged. */
+static void test_status_stays_current(void **state)
+{
+	struct activation a;
+	struct ioregion_client *c = NULL, *admin = NULL;
+	int fd;
+
+	activation_start(&a, NULL);
+	fd = activation_connect(&a);
+	activation_status(&a, "serving 6 regions to 1 client");
+	close(fd);
+	activation_status(&a, "serving 6 regions to 0 clients");
+	assert_int_equal(ioregion_client_connect(a.socket, "t", "vm0", &c), 0);
+	activation_status(&a, "serving 6 regions to 1 client");
+	assert_int_equal(ioregion_client_connect(a.socket, "t", NULL, &admin), 0);
+	activation_status(&a, "serving 6 regions to 2 clients");
+	assert_int_equal(ioregion_client_plug(admin,
+		"{\"name\":\"hot\",\"device\":\"ram\",\"bus\":\"mmio\","
+		"\"address\":\"0xe0000000\",\"size\":1,\"vms\":[\"vm1\"]}"), 0);
+	activation_status(&a, "serving 7 regions to 2 clients");
+	assert_int_equal(ioregion_client_unplug(admin, "hot"), 0);
+	activation_status(&a, "serving 6 regions to 2 clients");
+	ioregion_client_free(admin);
+	ioregion_client_free(c);
+	activation_status(&a, "serving 6 regions to 0 clients");
+	kill(a.pid, SIGTERM);
+	assert_int_equal(waitpid(a.pid, NULL, 0), a.pid);
+	activation_cleanup(&a);
+}
+
 static void test_no_ready_on_bad_config(void **state)
 {
 	struct activation a;
@@ -175,6 +224,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_once_serving),
+		cmocka_unit_test(test_status_stays_current),
 		cmocka_unit_test(test_no_ready_on_bad_config),
 	};
 

@@ -1,16 +1,19 @@
 #!/bin/sh
-# systemd-analyze verify on the units as built, with the daemon binary they
-# name in place.
+# systemd-analyze verify on the units as make built them, with the daemon
+# and ioregionctl they name taken from the build tree. tests/systemd/run
+# installs them and starts them under a real systemd.
 set -eu
 build=${TOP_BUILDDIR:?}
 src=${TOP_SRCDIR:?}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed -e "s|@sbindir@|$build|g" -e "s|@sysconfdir@|$tmp|g" \
-    "$src/systemd/ioregiond.service.in" > "$tmp/ioregiond.service"
+sed -e "s,^\(Exec[A-Za-z]*=\)[^ ]*/\(ioregiond\|ioregionctl\) ,\1$build/\2 ," \
+    "$build/systemd/ioregiond.service" > "$tmp/ioregiond.service"
 cp "$src/systemd/ioregiond.socket" "$tmp/"
+grep -q "^ExecStart=$build/ioregiond --config /" "$tmp/ioregiond.service"
+grep -q "^ExecReload=$build/ioregionctl reload" "$tmp/ioregiond.service"
 # verify reports unknown users/groups only at run time; the unit syntax,
-# directives and ExecStart binary are what it checks here.
+# directives and Exec binaries are what it checks here.
 if ! systemd-analyze verify --man=no "$tmp/ioregiond.socket" "$tmp/ioregiond.service" \
 	> "$tmp/out" 2>&1; then
 	cat "$tmp/out"
@@ -26,4 +29,9 @@ for want in 'Type=notify' 'RestrictAddressFamilies=AF_UNIX' \
 done
 grep -qx 'ListenSequentialPacket=/run/ioregiond/control.sock' "$tmp/ioregiond.socket"
 grep -qx 'SocketMode=0660' "$tmp/ioregiond.socket"
+# systemd-sysusers reads only *.conf files.
+case $(basename "$src"/systemd/sysusers.d/*) in
+*.conf) ;;
+*) echo "sysusers file is not a .conf"; exit 1 ;;
+esac
 echo "systemd units verified"

@@ -214,6 +214,20 @@ static void test_region_equality(void **state)
 	config_free(c);
 }
 
+/* A file that cannot be opened is named with the reason, no position. */
+static void test_unopenable_file(void **state)
+{
+	struct config_errors errs = { 0 };
+	const char *path = EXAMPLES_DIR "/no-such-config.json";
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s: No such file or directory", path);
+	assert_null(config_load(path, &errs));
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.lines[0], want);
+	config_errors_clear(&errs);
+}
+
 static void test_examples_load(void **state)
 {
 	DIR *dir = opendir(EXAMPLES_DIR);
@@ -249,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_access_rules),
 		cmocka_unit_test(test_region_equality),
+		cmocka_unit_test(test_unopenable_file),
 		cmocka_unit_test(test_examples_load),
 	};
 
