@@ -1,6 +1,8 @@
 # Builds, caches, packs and boots the patched kernel of kernel-patch/.
 # Sourced by tests/kernel/run (which judges the boots) and scripts/demo
-# (which shows one to the user on a machine without /dev/kvm); bash.
+# (which shows one to the user on a machine without /dev/kvm); bash. The
+# functions return non-zero on failure and expect no errexit (call them as
+# "kernel_build ARCH || ...").
 #
 # The caller sets: top (the source tree), build (a built tree with
 # ioregiond & co), work (a scratch directory it removes).
@@ -69,8 +71,9 @@ kernel_make_progress() {
 	while kill -0 "$2" 2>/dev/null; do
 		sleep 1
 		s=$((s + 1))
-		[ $((s % 20)) -eq 0 ] &&
+		if [ $((s % 20)) -eq 0 ]; then
 			kernel_log "$3: $(grep -c '^  CC ' "$1") files compiled, $s s"
+		fi
 	done
 }
 
