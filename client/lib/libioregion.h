@@ -79,6 +79,15 @@ int ioregion_client_list(struct ioregion_client *c, const char *vm_name,
 int ioregion_client_open(struct ioregion_client *c, const char *name,
 			 struct ioregion_region *region);
 int ioregion_client_close_region(struct ioregion_client *c, const char *name);
+/* One access of 1, 2, 4 or 8 bytes at offset inside an open region, for a
+ * VMM that dispatches accesses itself (QEMU's memory API). A posted write
+ * (IOREGION_REGION_POSTED_WRITES) does not wait; a read waits at most 5 s
+ * (-ETIMEDOUT); -ECONNRESET when the daemon went away. Callers serialize
+ * accesses to one region. */
+int ioregion_region_read(const struct ioregion_region *r, uint64_t offset,
+			 unsigned int size, uint64_t *value);
+int ioregion_region_write(const struct ioregion_region *r, uint64_t offset,
+			  unsigned int size, uint64_t value);
 /* The eventfd of one of this VM's interrupt lines (a region's irq), owned
  * by the caller. ioregiond signals it on each rising edge of a device's
  * output on that line: ISA lines are edge-triggered, like KVM_IRQFD
