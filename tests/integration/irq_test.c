@@ -15,13 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <linux/kvm.h>
 
 #include "harness.h"
 
@@ -220,6 +223,30 @@ static void test_refused(void **state)
 	assert_true(harness_alive(&f->hd));
 }
 
+/* libioregion binds a line with KVM_IRQFD when the VM has an in-kernel
+ * irqchip and leaves it to the caller otherwise. */
+static void test_kvm_irqfd_or_caller(void **state)
+{
+	struct irq_fixture *f = *state;
+	struct ioregion_client *c = harness_connect(&f->hd, "vm0");
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, fd;
+
+	if (kvm < 0) {
+		ioregion_client_free(c);
+		skip();
+	}
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	assert_true(vm >= 0);
+	assert_int_equal(ioregion_irq_open(c, vm, 4, &fd), IOREGION_IRQ_CALLER);
+	ioregion_irq_close(vm, 4, fd);
+	assert_int_equal(ioctl(vm, KVM_CREATE_IRQCHIP, 0), 0);
+	assert_int_equal(ioregion_irq_open(c, vm, 4, &fd), IOREGION_IRQ_KVM);
+	ioregion_irq_close(vm, 4, fd);
+	close(vm);
+	close(kvm);
+	ioregion_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +255,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mailbox_notifies_receiver,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kvm_irqfd_or_caller,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("irq", tests, NULL, NULL);
