@@ -27,6 +27,7 @@ struct vm;
 
 struct channel_counters {
 	uint64_t reads, writes, posted, errors, batches;
+	uint64_t irqs;		/* rising edges signalled to the VM */
 };
 
 struct channel {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "device.h"
 #include "control_io.h"
@@ -17,6 +18,9 @@
 #define CONFIG_MAX_REGIONS 4096
 #define CONFIG_MAX_VMS_PER_REGION 64
 #define PIO_SPACE 0x10000ull
+/* KVM's default GSI routing has 24 IOAPIC pins; leave room for more. */
+#define CONFIG_MAX_IRQ 1023
+#define CONFIG_SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
 void config_errors_add(struct config_errors *errs, const char *fmt, ...)
 {
@@ -264,12 +268,69 @@ static int config_region_range(struct config_region *r, const char *where,
 	return 0;
 }
 
+/* "irq": the interrupt line the region's device drives in each VM. */
+static void config_region_irq(const json_t *obj, const char *where,
+			      struct config_region *r,
+			      struct config_errors *errs)
+{
+	const json_t *v = json_object_get(obj, "irq");
+
+	if (!v)
+		return;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > CONFIG_MAX_IRQ) {
+		config_errors_add(errs, "%s.irq: expected a line number 0..%d",
+				  where, CONFIG_MAX_IRQ);
+		return;
+	}
+	r->has_irq = true;
+	r->irq = (unsigned int)json_integer_value(v);
+}
+
+/* "input": {"socket": path}: a console socket feeding the device. */
+static void config_region_input(const json_t *obj, const char *where,
+				struct config_region *r,
+				struct config_errors *errs)
+{
+	static const char *const keys[] = { "socket", NULL };
+	const json_t *v = json_object_get(obj, "input");
+	const char *path;
+	char in[256];
+	const struct device_ops *ops;
+
+	if (!v)
+		return;
+	snprintf(in, sizeof(in), "%s.input", where);
+	if (!json_is_object(v)) {
+		config_errors_add(errs, "%s: expected an object", in);
+		return;
+	}
+	if (config_known_keys(v, in, keys, errs) < 0)
+		return;
+	path = config_string(v, in, "socket", errs);
+	if (!path)
+		return;
+	if (path[0] != '/' || strlen(path) > CONFIG_SOCKET_PATH_MAX) {
+		config_errors_add(errs,
+				  "%s.socket: \"%s\" is not an absolute path of at most %zu bytes",
+				  in, path, CONFIG_SOCKET_PATH_MAX);
+		return;
+	}
+	ops = r->device ? device_find(r->device) : NULL;
+	if (ops && !ops->input) {
+		config_errors_add(errs, "%s: device \"%s\" takes no input", in,
+				  r->device);
+		return;
+	}
+	r->input_socket = strdup(path);
+}
+
 int config_region_parse(const json_t *obj, const char *where,
 			struct config_region *r, struct config_errors *errs)
 {
 	static const char *const keys[] = {
 		"name", "device", "bus", "address", "size", "posted_writes",
-		"vms", "options", "comment", NULL,
+		"vms", "options", "comment", "irq", "input", NULL,
 	};
 	const char *name, *device, *bus;
 	const json_t *v;
@@ -314,6 +375,8 @@ int config_region_parse(const json_t *obj, const char *where,
 	r->device = device ? strdup(device) : NULL;
 	r->options = json_is_object(v) ? json_incref((json_t *)v) : NULL;
 	r->json = json_deep_copy(obj);
+	config_region_irq(obj, where, r, errs);
+	config_region_input(obj, where, r, errs);
 	if (errs->count != before)
 		goto fail;
 	if (config_region_range(r, where, errs) < 0 ||
@@ -329,6 +392,7 @@ void config_region_clear(struct config_region *r)
 {
 	free(r->name);
 	free(r->device);
+	free(r->input_socket);
 	config_strv_free(r->vms, r->nvms);
 	json_decref(r->options);
 	json_decref(r->json);
@@ -346,7 +410,9 @@ int config_region_copy(struct config_region *dst,
 	dst->vms = calloc(src->nvms, sizeof(char *));
 	dst->options = json_incref(src->options);
 	dst->json = json_incref(src->json);
-	if (!dst->name || !dst->device || !dst->vms)
+	dst->input_socket = src->input_socket ? strdup(src->input_socket) : NULL;
+	if (!dst->name || !dst->device || !dst->vms ||
+	    (src->input_socket && !dst->input_socket))
 		goto fail;
 	for (i = 0; i < src->nvms; i++)
 		if (!(dst->vms[i] = strdup(src->vms[i])))
@@ -418,6 +484,13 @@ int config_regions_check(const struct config_region *const *regions,
 						  wheres[i], a->name, wheres[j]);
 				rc = -1;
 				continue;
+			}
+			if (a->input_socket && b->input_socket &&
+			    strcmp(a->input_socket, b->input_socket) == 0) {
+				config_errors_add(errs,
+						  "%s.input.socket: \"%s\" is already the console of %s",
+						  wheres[i], a->input_socket, wheres[j]);
+				rc = -1;
 			}
 			vm = config_common_vm(a, b);
 			if (vm && config_ranges_overlap(a, b)) {

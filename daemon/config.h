@@ -26,6 +26,9 @@ struct config_region {
 	unsigned int nvms;
 	json_t *options;	/* may be NULL */
 	json_t *json;		/* the whole object, to detect changes */
+	bool has_irq;
+	unsigned int irq;	/* the VMs' interrupt line ("irq") */
+	char *input_socket;	/* console socket ("input"), or NULL */
 };
 
 struct config_access {

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
+#include "console.h"
+#include "irq.h"
 #include "region.h"
 #include "server.h"
 #include "session.h"
@@ -24,7 +27,12 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 			  bool plugged, struct config_errors *errs)
 {
 	struct region *r = calloc(1, sizeof(*r));
-	struct device_host host = { .log = region_device_log };
+	struct device_host host = {
+		.log = region_device_log,
+		.set_irq = irq_region_set,
+		.output = console_output,
+		.input_ready = console_input_ready,
+	};
 	char why[256] = "out of memory";
 
 	if (!r || config_region_copy(&r->cfg, cfg) < 0) {
@@ -45,11 +53,18 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 		free(r);
 		return NULL;
 	}
+	if (cfg->input_socket && !(r->console = console_open(r))) {
+		config_errors_add(errs, "region %s: input.socket %s: %s",
+				  cfg->name, cfg->input_socket, strerror(errno));
+		region_free(r);
+		return NULL;
+	}
 	return r;
 }
 
 void region_free(struct region *r)
 {
+	console_close(r->console);
 	r->dev->ops->destroy(r->dev);
 	config_region_clear(&r->cfg);
 	free(r);
@@ -104,4 +119,6 @@ void region_describe(const struct region *r, Ior__RegionDescriptor *desc)
 	desc->user_data = r->user_data;
 	desc->n_vms = r->cfg.nvms;
 	desc->vms = r->cfg.vms;
+	desc->has_irq = r->cfg.has_irq;
+	desc->irq = r->cfg.irq;
 }

@@ -17,6 +17,7 @@
 #include "log.h"
 
 struct channel;
+struct console;
 
 struct region {
 	TAILQ_ENTRY(region) link;
@@ -26,6 +27,8 @@ struct region {
 	bool plugged;			/* added at run time, kept on reload */
 	struct device *dev;
 	TAILQ_HEAD(, channel) channels;
+	uint64_t irq_level;		/* device output, a bit per requester */
+	struct console *console;	/* cfg.input_socket's, or NULL */
 };
 
 /* Builds the region and its device; does not publish it. */

@@ -8,6 +8,7 @@
 
 #include "access.h"
 #include "channel.h"
+#include "irq.h"
 #include "region.h"
 #include "reload.h"
 #include "server.h"
@@ -18,7 +19,7 @@
 #define SESSION_CAPABILITIES                                              \
 	(IOR__CAPABILITY__CAP_POSTED_WRITES | IOR__CAPABILITY__CAP_EVENTS |   \
 	 IOR__CAPABILITY__CAP_RELOAD | IOR__CAPABILITY__CAP_PLUG |            \
-	 IOR__CAPABILITY__CAP_SHARED_DEVICES)
+	 IOR__CAPABILITY__CAP_SHARED_DEVICES | IOR__CAPABILITY__CAP_IRQ)
 
 static void session_on_read(evutil_socket_t fd, short what, void *arg);
 static void session_on_write(evutil_socket_t fd, short what, void *arg);
@@ -347,6 +348,35 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 	session_send(s, &msg, peer);
 }
 
+static void session_open_irq(struct session *s, uint32_t id,
+			     unsigned int line)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__IrqReply reply = IOR__IRQ_REPLY__INIT;
+	char why[160];
+	int fd, rc;
+
+	if (!s->vm_name[0]) {
+		session_refuse(s, id, EINVAL, "attach as a VM (hello.vm_name) to open interrupt lines");
+		return;
+	}
+	rc = irq_open(s->d, s->vm_name, line, &fd);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "VM \"%s\" has no interrupt line %u%s%s",
+			 s->vm_name, line, rc == -ENOENT ? "" : ": ",
+			 rc == -ENOENT ? "" : strerror(-rc));
+		session_refuse(s, id, -rc, why);
+		return;
+	}
+	log_info("vm %s irq %u: opened by %s (pid %d)", s->vm_name, line,
+		 s->client_name, (int)s->peer.pid);
+	reply.line = line;
+	msg.id = id;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_IRQ;
+	msg.irq = &reply;
+	session_send(s, &msg, fd);
+}
+
 static void session_close_region(struct session *s, uint32_t id,
 				 const char *name)
 {
@@ -429,6 +459,9 @@ static void session_dispatch(struct session *s, const Ior__ClientMessage *m)
 		break;
 	case IOR__CLIENT_MESSAGE__BODY_CLOSE_REGION:
 		session_close_region(s, m->id, m->close_region->name);
+		break;
+	case IOR__CLIENT_MESSAGE__BODY_OPEN_IRQ:
+		session_open_irq(s, m->id, m->open_irq->line);
 		break;
 	case IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE:
 		s->subscribed = true;

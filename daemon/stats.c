@@ -66,6 +66,8 @@ static Ior__RegionStats *stats_region(const struct channel *ch)
 	rs->errors = ch->counters.errors;
 	rs->batches = ch->counters.batches;
 	rs->open = channel_is_open(ch);
+	rs->has_irqs = true;
+	rs->irqs = ch->counters.irqs;
 	if (ch->region && ch->region->dev->ops->stats)
 		ch->region->dev->ops->stats(ch->region->dev, stats_counter_add,
 					    &dev);
@@ -109,6 +111,8 @@ static Ior__VmStats *stats_vm(const struct vm *vm)
 	vs->posted = sum.posted;
 	vs->errors = sum.errors;
 	vs->batches = sum.batches;
+	vs->has_irqs = true;
+	vs->irqs = sum.irqs;
 	TAILQ_FOREACH(ch, &vm->channels, vm_link)
 		n++;
 	vs->regions = calloc(n + 1, sizeof(*vs->regions));

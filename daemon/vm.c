@@ -28,6 +28,7 @@ struct vm *vm_get(struct ioregiond *d, const char *name)
 	vm->d = d;
 	snprintf(vm->name, sizeof(vm->name), "%s", name);
 	TAILQ_INIT(&vm->channels);
+	TAILQ_INIT(&vm->irqs);
 	TAILQ_INSERT_TAIL(&d->vms, vm, link);
 	return vm;
 }
@@ -65,6 +66,7 @@ void vm_sum(const struct vm *vm, struct channel_counters *sum)
 		sum->posted += ch->counters.posted;
 		sum->errors += ch->counters.errors;
 		sum->batches += ch->counters.batches;
+		sum->irqs += ch->counters.irqs;
 	}
 }
 
@@ -78,6 +80,7 @@ void vm_free_all(struct ioregiond *d)
 			TAILQ_REMOVE(&vm->channels, ch, vm_link);
 			channel_free(ch);
 		}
+		irq_vm_free(vm);
 		TAILQ_REMOVE(&d->vms, vm, link);
 		free(vm);
 	}

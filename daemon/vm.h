@@ -11,12 +11,14 @@
 
 #include "channel.h"
 #include "ioregiond.h"
+#include "irq.h"
 
 struct vm {
 	TAILQ_ENTRY(vm) link;
 	struct ioregiond *d;
 	char name[IOR_NAME_MAX + 1];
 	TAILQ_HEAD(, channel) channels;
+	struct irq_line_list irqs;	/* eventfds of its interrupt lines */
 };
 
 struct vm *vm_find(struct ioregiond *d, const char *name);

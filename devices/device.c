@@ -52,6 +52,24 @@ void device_log(struct device *dev, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+void device_set_irq(struct device *dev, unsigned int requester, bool level)
+{
+	if (dev->host.set_irq)
+		dev->host.set_irq(dev->host.ctx, requester, level);
+}
+
+void device_output(struct device *dev, const uint8_t *buf, size_t len)
+{
+	if (dev->host.output)
+		dev->host.output(dev->host.ctx, buf, len);
+}
+
+void device_input_ready(struct device *dev)
+{
+	if (dev->host.input_ready)
+		dev->host.input_ready(dev->host.ctx);
+}
+
 int device_opt_uint(const json_t *options, const char *key, uint64_t def,
 		    uint64_t min, uint64_t max, uint64_t *out, char *err,
 		    size_t errlen)

@@ -18,11 +18,23 @@
 
 struct device;
 
-/* What a model may use of its host: logging, nothing else. */
+/* What a model may use of its host: logging, its interrupt line and its
+ * console. The model never sees an fd: the host turns a rising edge of a
+ * requester's line into an eventfd signal, and feeds console bytes through
+ * device_ops.input. */
 struct device_host {
 	void (*log)(void *ctx, int level, const char *fmt, va_list ap);
+	/* The model's interrupt output towards one requester's VM. */
+	void (*set_irq)(void *ctx, unsigned int requester, bool level);
+	/* Bytes the model sends out (a UART's transmitter), for the console. */
+	void (*output)(void *ctx, const uint8_t *buf, size_t len);
+	/* device_ops.input has room again after refusing bytes. */
+	void (*input_ready)(void *ctx);
 	void *ctx;
 };
+
+/* Every requester of the region, for device_set_irq. */
+#define DEVICE_ALL_REQUESTERS (~0u)
 
 struct device_write {
 	uint64_t offset;
@@ -55,6 +67,10 @@ struct device_ops {
 	void (*reset)(struct device *dev);
 	void (*destroy)(struct device *dev);
 	void (*stats)(struct device *dev, device_stat_fn *emit, void *ctx);
+	/* Optional: bytes arriving from the console (a UART's receiver).
+	 * Returns how many were taken; the host keeps the rest until
+	 * host.input_ready. */
+	size_t (*input)(struct device *dev, const uint8_t *buf, size_t len);
 };
 
 struct device {
@@ -81,6 +97,11 @@ unsigned int device_write_batch(struct device *dev,
 
 void device_log(struct device *dev, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Drives the model's interrupt line towards requester (or
+ * DEVICE_ALL_REQUESTERS); the host signals rising edges. */
+void device_set_irq(struct device *dev, unsigned int requester, bool level);
+void device_output(struct device *dev, const uint8_t *buf, size_t len);
+void device_input_ready(struct device *dev);
 
 /* Helpers for option parsing shared by the models. */
 int device_opt_uint(const json_t *options, const char *key, uint64_t def,

@@ -8,6 +8,8 @@
  *   0x200 + 8*i  count i  R: writes to bell i (4 or 8 bytes)
  *   0x400        total    R: writes to every bell
  *   0x408        nregs    R: number of bells
+ * Every write that rings a bell pulses the region's interrupt line towards
+ * each of its VMs (once per batch of posted writes).
  */
 #include "autoconfig.h"
 
@@ -85,6 +87,12 @@ static int dev_doorbell_ring(struct dev_doorbell *db, uint64_t offset,
 	return 0;
 }
 
+static void dev_doorbell_notify(struct dev_doorbell *db)
+{
+	device_set_irq(&db->dev, DEVICE_ALL_REQUESTERS, true);
+	device_set_irq(&db->dev, DEVICE_ALL_REQUESTERS, false);
+}
+
 static int dev_doorbell_read(struct device *dev, unsigned int requester,
 			     uint64_t offset, unsigned int size,
 			     uint64_t *value)
@@ -123,7 +131,12 @@ static int dev_doorbell_write(struct device *dev, unsigned int requester,
 			      uint64_t offset, unsigned int size,
 			      uint64_t value)
 {
-	return dev_doorbell_ring(dev_doorbell(dev), offset, value);
+	struct dev_doorbell *db = dev_doorbell(dev);
+
+	if (dev_doorbell_ring(db, offset, value) < 0)
+		return -1;
+	dev_doorbell_notify(db);
+	return 0;
 }
 
 static unsigned int dev_doorbell_write_batch(struct device *dev,
@@ -136,6 +149,8 @@ static unsigned int dev_doorbell_write_batch(struct device *dev,
 	for (i = 0; i < count; i++)
 		if (dev_doorbell_ring(db, writes[i].offset, writes[i].data) < 0)
 			failed++;
+	if (failed < count)
+		dev_doorbell_notify(db);
 	return failed;
 }
 

@@ -19,6 +19,8 @@
  *                  W  writing bit 1 clears it
  *   0x2c OVERFLOWS R  messages to the caller dropped so far
  *   0x30 CAPACITY  R  inbox depth
+ * The interrupt line towards each VM is high while its inbox holds a
+ * message, so a guest can wait for mail instead of polling STATUS.
  */
 #include "autoconfig.h"
 
@@ -93,6 +95,7 @@ static void dev_mailbox_reset(struct device *dev)
 		in->overflows = 0;
 	}
 	mb->sent = mb->received = mb->bad_access = 0;
+	device_set_irq(&mb->dev, DEVICE_ALL_REQUESTERS, false);
 }
 
 static struct device *dev_mailbox_create(const json_t *options, uint64_t size,
@@ -147,6 +150,8 @@ static void dev_mailbox_pop(struct dev_mailbox *mb, struct mbox_inbox *in)
 	in->head = (in->head + 1) % mb->depth;
 	in->count--;
 	mb->received++;
+	if (in->count == 0)
+		device_set_irq(&mb->dev, (unsigned int)(in - mb->inbox), false);
 }
 
 static int dev_mailbox_send(struct dev_mailbox *mb, unsigned int from,
@@ -166,6 +171,7 @@ static int dev_mailbox_send(struct dev_mailbox *mb, unsigned int from,
 		(struct mbox_msg){ .data = data, .from = from };
 	to->count++;
 	mb->sent++;
+	device_set_irq(&mb->dev, mb->inbox[from].dest, true);
 	return 0;
 }
 

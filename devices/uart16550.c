@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uart16550: the registers of an 8250/16550A that Linux's 8250 driver probes
- * and that a bare-metal polling loop uses: RBR/THR, IER, IIR/FCR, LCR, MCR,
- * LSR, MSR, SCR, and DLL/DLM behind LCR.DLAB. Transmitted bytes go out a line
- * at a time to stdout, a file or the log ("output": "stdout" | "file" |
- * "log" | "none", "path" for a file). Loopback mode (MCR.LOOP) feeds THR
- * into RBR and MCR into MSR, which the Linux driver's probe checks. There is
- * no receive source otherwise and no interrupt line.
+ * uart16550: the registers of an 8250/16550A as Linux's 8250 driver uses
+ * them: RBR/THR, IER, IIR/FCR, LCR, MCR, LSR, MSR, SCR, and DLL/DLM behind
+ * LCR.DLAB. Transmission is instant: THR never stays full, so LSR always
+ * reports THRE|TEMT. Transmitted bytes go out a line at a time to stdout, a
+ * file or the log ("output": "stdout" | "file" | "log" | "none", "path" for
+ * a file) and, byte by byte, to the host's console (device_output).
+ * Received bytes come from the console (device_ops.input) into a 16-byte
+ * FIFO (one byte with FCR.FIFO off); loopback mode (MCR.LOOP) feeds THR into
+ * RBR and MCR into MSR, which the Linux driver's probe checks.
+ *
+ * The interrupt output is high while IIR reports an interrupt, as on a real
+ * 16550: receiver line status (overrun) if IER.RLSI, received data if
+ * IER.RDI, THR empty if IER.THRI. THR empty is pending after each
+ * transmitted byte and when IER.THRI goes from 0 to 1; reading IIR while it
+ * reports THR empty, or writing THR, acknowledges it.
  */
 #include "autoconfig.h"
 
@@ -29,15 +37,18 @@
 
 #define UART_IER_RDI 0x01
 #define UART_IER_THRI 0x02
+#define UART_IER_RLSI 0x04
 #define UART_IIR_NO_INT 0x01
 #define UART_IIR_THRI 0x02
 #define UART_IIR_RDI 0x04
+#define UART_IIR_RLSI 0x06
 #define UART_IIR_FIFO_ON 0xc0
 #define UART_FCR_ENABLE 0x01
 #define UART_FCR_CLEAR_RX 0x02
 #define UART_LCR_DLAB 0x80
 #define UART_MCR_LOOP 0x10
 #define UART_LSR_DR 0x01
+#define UART_LSR_OE 0x02
 #define UART_LSR_THRE 0x20
 #define UART_LSR_TEMT 0x40
 
@@ -52,11 +63,13 @@ struct dev_uart {
 	FILE *file;
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thr_irq_pending;
+	bool overrun;			/* LSR.OE, cleared by reading LSR */
+	bool input_held;		/* input refused bytes: call input_ready */
 	uint8_t rx[UART_RX_FIFO];
 	unsigned int rx_head, rx_count;
 	char line[UART_LINE_MAX];
 	size_t line_len;
-	uint64_t tx_bytes, lines, rx_overruns, bad_access;
+	uint64_t tx_bytes, rx_bytes, lines, rx_overruns, bad_access;
 };
 
 static struct dev_uart *dev_uart(struct device *dev)
@@ -164,10 +177,17 @@ static void dev_uart_flush_line(struct dev_uart *u)
 	u->lines++;
 }
 
+/* The receive FIFO holds 16 bytes, or one with the FIFOs off. */
+static unsigned int dev_uart_rx_capacity(const struct dev_uart *u)
+{
+	return (u->fcr & UART_FCR_ENABLE) ? UART_RX_FIFO : 1;
+}
+
 static void dev_uart_rx_push(struct dev_uart *u, uint8_t c)
 {
-	if (u->rx_count == UART_RX_FIFO) {
+	if (u->rx_count >= dev_uart_rx_capacity(u)) {
 		u->rx_overruns++;
+		u->overrun = true;
 		return;
 	}
 	u->rx[(u->rx_head + u->rx_count) % UART_RX_FIFO] = c;
@@ -183,34 +203,93 @@ static uint8_t dev_uart_rx_pop(struct dev_uart *u)
 	c = u->rx[u->rx_head];
 	u->rx_head = (u->rx_head + 1) % UART_RX_FIFO;
 	u->rx_count--;
+	if (u->input_held) {
+		u->input_held = false;
+		device_input_ready(&u->dev);
+	}
 	return c;
 }
 
 static void dev_uart_transmit(struct dev_uart *u, uint8_t c)
 {
+	/* The byte leaves at once, so THR is empty again. */
 	u->thr_irq_pending = true;
 	if (u->mcr & UART_MCR_LOOP) {
 		dev_uart_rx_push(u, c);
 		return;
 	}
 	u->tx_bytes++;
+	device_output(&u->dev, &c, 1);
 	u->line[u->line_len++] = (char)c;
 	if (c == '\n' || u->line_len == UART_LINE_MAX)
 		dev_uart_flush_line(u);
 }
 
-static uint8_t dev_uart_iir(struct dev_uart *u)
+/* The highest-priority pending interrupt, without side effects. */
+static uint8_t dev_uart_iir(const struct dev_uart *u)
 {
 	uint8_t fifo = (u->fcr & UART_FCR_ENABLE) ? UART_IIR_FIFO_ON : 0;
 
+	if ((u->ier & UART_IER_RLSI) && u->overrun)
+		return fifo | UART_IIR_RLSI;
 	if ((u->ier & UART_IER_RDI) && u->rx_count)
 		return fifo | UART_IIR_RDI;
-	if ((u->ier & UART_IER_THRI) && u->thr_irq_pending) {
-		/* Reading IIR acknowledges the THR-empty interrupt. */
-		u->thr_irq_pending = false;
+	if ((u->ier & UART_IER_THRI) && u->thr_irq_pending)
 		return fifo | UART_IIR_THRI;
-	}
 	return fifo | UART_IIR_NO_INT;
+}
+
+/* Reading IIR acknowledges the THR-empty interrupt it reports. */
+static uint8_t dev_uart_read_iir(struct dev_uart *u)
+{
+	uint8_t iir = dev_uart_iir(u);
+
+	if ((iir & 0x0f) == UART_IIR_THRI)
+		u->thr_irq_pending = false;
+	return iir;
+}
+
+static uint8_t dev_uart_read_lsr(struct dev_uart *u)
+{
+	uint8_t lsr = UART_LSR_THRE | UART_LSR_TEMT;
+
+	if (u->rx_count)
+		lsr |= UART_LSR_DR;
+	if (u->overrun)
+		lsr |= UART_LSR_OE;
+	u->overrun = false;
+	return lsr;
+}
+
+/* The interrupt output follows IIR after every access. */
+static void dev_uart_update_irq(struct dev_uart *u)
+{
+	device_set_irq(&u->dev, DEVICE_ALL_REQUESTERS,
+		       !(dev_uart_iir(u) & UART_IIR_NO_INT));
+}
+
+/* IER.THRI going from 0 to 1 with THR empty raises THR empty again, even if
+ * an IIR read had acknowledged it: Linux's start_tx relies on this. */
+static void dev_uart_write_ier(struct dev_uart *u, uint8_t v)
+{
+	uint8_t changed = (u->ier ^ v) & 0x0f;
+
+	u->ier = v & 0x0f;
+	if (changed & UART_IER_THRI)
+		u->thr_irq_pending = u->ier & UART_IER_THRI;
+}
+
+static void dev_uart_write_fcr(struct dev_uart *u, uint8_t v)
+{
+	/* Turning the FIFOs on or off clears them, as does FCR.CLEAR_RX. */
+	if (((u->fcr ^ v) & UART_FCR_ENABLE) || (v & UART_FCR_CLEAR_RX)) {
+		u->rx_head = u->rx_count = 0;
+		if (u->input_held) {
+			u->input_held = false;
+			device_input_ready(&u->dev);
+		}
+	}
+	u->fcr = v & ~(uint8_t)0x06;
 }
 
 /* In loopback, the modem outputs appear on the inputs: RTS->CTS, DTR->DSR,
@@ -241,7 +320,7 @@ static int dev_uart_read(struct device *dev, unsigned int requester,
 		*value = dlab ? u->dlm : u->ier;
 		break;
 	case UART_IIR_FCR:
-		*value = dev_uart_iir(u);
+		*value = dev_uart_read_iir(u);
 		break;
 	case UART_LCR:
 		*value = u->lcr;
@@ -250,8 +329,7 @@ static int dev_uart_read(struct device *dev, unsigned int requester,
 		*value = u->mcr;
 		break;
 	case UART_LSR:
-		*value = UART_LSR_THRE | UART_LSR_TEMT |
-			 (u->rx_count ? UART_LSR_DR : 0);
+		*value = dev_uart_read_lsr(u);
 		break;
 	case UART_MSR:
 		*value = dev_uart_msr(u);
@@ -260,6 +338,7 @@ static int dev_uart_read(struct device *dev, unsigned int requester,
 		*value = u->scr;
 		break;
 	}
+	dev_uart_update_irq(u);
 	return 0;
 }
 
@@ -282,24 +361,23 @@ static int dev_uart_write(struct device *dev, unsigned int requester,
 			dev_uart_transmit(u, v);
 		break;
 	case UART_IER:
-		if (dlab) {
+		if (dlab)
 			u->dlm = v;
-		} else {
-			u->ier = v & 0x0f;
-			/* Enabling THRI with an empty THR raises it at once. */
-			if (u->ier & UART_IER_THRI)
-				u->thr_irq_pending = true;
-		}
+		else
+			dev_uart_write_ier(u, v);
 		break;
 	case UART_IIR_FCR:
-		u->fcr = v;
-		if (v & UART_FCR_CLEAR_RX)
-			u->rx_count = 0;
+		dev_uart_write_fcr(u, v);
 		break;
 	case UART_LCR:
 		u->lcr = v;
 		break;
 	case UART_MCR:
+		if ((u->mcr & UART_MCR_LOOP) && !(v & UART_MCR_LOOP) &&
+		    u->input_held) {
+			u->input_held = false;
+			device_input_ready(&u->dev);
+		}
 		u->mcr = v & 0x1f;
 		break;
 	case UART_SCR:
@@ -309,7 +387,26 @@ static int dev_uart_write(struct device *dev, unsigned int requester,
 		/* LSR and MSR are read-only; writes are ignored as on hardware. */
 		break;
 	}
+	dev_uart_update_irq(u);
 	return 0;
+}
+
+/* Bytes typed on the console. In loopback the receiver is cut off from the
+ * line, so they wait, as they do while the FIFO is full. */
+static size_t dev_uart_input(struct device *dev, const uint8_t *buf,
+			     size_t len)
+{
+	struct dev_uart *u = dev_uart(dev);
+	size_t n = 0;
+
+	while (n < len && !(u->mcr & UART_MCR_LOOP) &&
+	       u->rx_count < dev_uart_rx_capacity(u))
+		dev_uart_rx_push(u, buf[n++]);
+	u->rx_bytes += n;
+	if (n < len)
+		u->input_held = true;
+	dev_uart_update_irq(u);
+	return n;
 }
 
 static void dev_uart_reset(struct device *dev)
@@ -318,8 +415,13 @@ static void dev_uart_reset(struct device *dev)
 
 	dev_uart_flush_line(u);
 	u->ier = u->lcr = u->mcr = u->scr = u->fcr = u->dll = u->dlm = 0;
-	u->thr_irq_pending = false;
+	u->thr_irq_pending = u->overrun = false;
 	u->rx_head = u->rx_count = 0;
+	dev_uart_update_irq(u);
+	if (u->input_held) {
+		u->input_held = false;
+		device_input_ready(&u->dev);
+	}
 }
 
 static void dev_uart_destroy(struct device *dev)
@@ -337,6 +439,7 @@ static void dev_uart_stats(struct device *dev, device_stat_fn *emit, void *ctx)
 	struct dev_uart *u = dev_uart(dev);
 
 	emit(ctx, "tx_bytes", u->tx_bytes);
+	emit(ctx, "rx_bytes", u->rx_bytes);
 	emit(ctx, "lines", u->lines);
 	emit(ctx, "rx_overruns", u->rx_overruns);
 	emit(ctx, "bad_access", u->bad_access);
@@ -350,4 +453,5 @@ const struct device_ops device_uart16550_ops = {
 	.reset = dev_uart_reset,
 	.destroy = dev_uart_destroy,
 	.stats = dev_uart_stats,
+	.input = dev_uart_input,
 };

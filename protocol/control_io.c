@@ -166,6 +166,7 @@ const char *control_client_message_check(const Ior__ClientMessage *msg)
 			return "unplug.name is not a valid name";
 		return NULL;
 	case IOR__CLIENT_MESSAGE__BODY_PLUG:
+	case IOR__CLIENT_MESSAGE__BODY_OPEN_IRQ:
 	case IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE:
 	case IOR__CLIENT_MESSAGE__BODY_RELOAD:
 		return NULL;

@@ -14,7 +14,7 @@
 #include "control.pb-c.h"
 
 #define IOR_CONTROL_MAJOR 1
-#define IOR_CONTROL_MINOR 0
+#define IOR_CONTROL_MINOR 1
 
 /* Largest packet either side sends or accepts. */
 #define IOR_CONTROL_MAX_PACKET 65536

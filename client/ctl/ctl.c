@@ -105,11 +105,11 @@ static int ctl_stats(struct ctl *ctl)
 		ctl_print_json(root);
 		return CTL_OK;
 	}
-	printf("%-12s %-16s %-5s %10s %10s %10s %8s %8s\n", "VM", "REGION",
-	       "OPEN", "READS", "WRITES", "POSTED", "BATCHES", "ERRORS");
+	printf("%-12s %-16s %-5s %10s %10s %10s %8s %8s %8s\n", "VM", "REGION",
+	       "OPEN", "READS", "WRITES", "POSTED", "BATCHES", "ERRORS", "IRQS");
 	json_array_foreach(json_object_get(root, "vms"), i, vm) {
 		json_array_foreach(json_object_get(vm, "regions"), j, r)
-			printf("%-12s %-16s %-5s %10lld %10lld %10lld %8lld %8lld\n",
+			printf("%-12s %-16s %-5s %10lld %10lld %10lld %8lld %8lld %8lld\n",
 			       json_string_value(json_object_get(vm, "name")),
 			       json_string_value(json_object_get(r, "name")),
 			       json_is_true(json_object_get(r, "open")) ? "yes" : "no",
@@ -117,7 +117,8 @@ static int ctl_stats(struct ctl *ctl)
 			       json_integer_value(json_object_get(r, "writes")),
 			       json_integer_value(json_object_get(r, "posted")),
 			       json_integer_value(json_object_get(r, "batches")),
-			       json_integer_value(json_object_get(r, "errors")));
+			       json_integer_value(json_object_get(r, "errors")),
+			       json_integer_value(json_object_get(r, "irqs")));
 	}
 	json_decref(root);
 	return CTL_OK;

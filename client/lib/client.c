@@ -93,6 +93,7 @@ static void client_region_from(struct ioregion_region *r,
 	for (i = 0; i < d->n_vms && i < 8; i++)
 		snprintf(r->vms[i], sizeof(r->vms[i]), "%s", d->vms[i]);
 	r->fd = -1;
+	r->irq = d->has_irq ? (int)d->irq : -1;
 }
 
 static int client_queue_event(struct ioregion_client *c,
@@ -362,6 +363,32 @@ int ioregion_client_open(struct ioregion_client *c, const char *name,
 	return 0;
 }
 
+int ioregion_client_open_irq(struct ioregion_client *c, unsigned int line,
+			     int *fd)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__OpenIrq open = IOR__OPEN_IRQ__INIT;
+	Ior__ServerMessage *m;
+	int rc;
+
+	open.line = line;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_OPEN_IRQ;
+	req.open_irq = &open;
+	rc = client_call(c, &req, &m, fd);
+	if (rc < 0)
+		return rc;
+	rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_IRQ);
+	if (rc == 0)
+		ior__server_message__free_unpacked(m, NULL);
+	if (rc == 0 && *fd < 0)
+		rc = client_fail(c, EBADMSG, "no eventfd came with the line");
+	if (rc < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
 /* Requests answered with Ok. */
 static int client_call_ok(struct ioregion_client *c, Ior__ClientMessage *req)
 {
@@ -480,8 +507,9 @@ static json_t *client_stats_json(const Ior__StatsReply *s)
 			const Ior__RegionStats *r = v->regions[j];
 
 			json_array_append_new(regions, json_pack(
-				"{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o}",
+				"{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
 				"name", r->name, "open", r->open,
+				"irqs", (json_int_t)r->irqs,
 				"reads", (json_int_t)r->reads,
 				"writes", (json_int_t)r->writes,
 				"posted", (json_int_t)r->posted,
@@ -490,7 +518,8 @@ static json_t *client_stats_json(const Ior__StatsReply *s)
 				"device", client_counters_json(r->device, r->n_device)));
 		}
 		json_array_append_new(vms, json_pack(
-			"{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "name", v->name,
+			"{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "name", v->name,
+			"irqs", (json_int_t)v->irqs,
 			"reads", (json_int_t)v->reads,
 			"writes", (json_int_t)v->writes,
 			"posted", (json_int_t)v->posted,

@@ -40,6 +40,7 @@ struct ioregion_region {
 	unsigned int nvms;	/* VMs sharing the device, >1 when shared */
 	char vms[8][IOREGION_NAME_MAX + 1];	/* the first 8 of them */
 	int fd;			/* data fd after ioregion_client_open, else -1 */
+	int irq;		/* interrupt line the device drives, or -1 */
 };
 
 enum ioregion_event_type {
@@ -78,6 +79,21 @@ int ioregion_client_list(struct ioregion_client *c, const char *vm_name,
 int ioregion_client_open(struct ioregion_client *c, const char *name,
 			 struct ioregion_region *region);
 int ioregion_client_close_region(struct ioregion_client *c, const char *name);
+/* One access of 1, 2, 4 or 8 bytes at offset inside an open region, for a
+ * VMM that dispatches accesses itself (QEMU's memory API). A posted write
+ * (IOREGION_REGION_POSTED_WRITES) does not wait; a read waits at most 5 s
+ * (-ETIMEDOUT); -ECONNRESET when the daemon went away. Callers serialize
+ * accesses to one region. */
+int ioregion_region_read(const struct ioregion_region *r, uint64_t offset,
+			 unsigned int size, uint64_t *value);
+int ioregion_region_write(const struct ioregion_region *r, uint64_t offset,
+			  unsigned int size, uint64_t value);
+/* The eventfd of one of this VM's interrupt lines (a region's irq), owned
+ * by the caller. ioregiond signals it on each rising edge of a device's
+ * output on that line: ISA lines are edge-triggered, like KVM_IRQFD
+ * without a resample fd. */
+int ioregion_client_open_irq(struct ioregion_client *c, unsigned int line,
+			     int *fd);
 /* Asks for RegionAdded/RegionRemoved events. */
 int ioregion_client_subscribe(struct ioregion_client *c);
 /* Next event without blocking: 1 with *ev filled, 0 if none, or -errno
@@ -139,6 +155,30 @@ void ioregion_vm_set_coalesced_ring(struct ioregion_vm *vm, void *ring);
 int ioregion_vm_handle_exit(struct ioregion_vm *vm, struct kvm_run *run);
 /* Sends what the coalesced ring holds; returns frames sent or -errno. */
 int ioregion_vm_flush(struct ioregion_vm *vm);
+
+/*
+ * Interrupt lines.
+ */
+enum ioregion_irq_path {
+	IOREGION_IRQ_KVM = 1,	/* KVM_IRQFD: the kernel injects it */
+	IOREGION_IRQ_CALLER = 2,	/* the caller calls ioregion_irq_handle */
+};
+
+/* Called by ioregion_irq_handle with the line that fired. */
+typedef void ioregion_irq_fn(void *ctx, unsigned int line);
+
+/* Opens line's eventfd into *fd (the caller's) and, when kvm_vm_fd >= 0 and
+ * the VM has an in-kernel irqchip, binds it with KVM_IRQFD to GSI line.
+ * Returns the path taken or a negative errno. On IOREGION_IRQ_CALLER, poll
+ * *fd for POLLIN and call ioregion_irq_handle. */
+int ioregion_irq_open(struct ioregion_client *c, int kvm_vm_fd,
+		      unsigned int line, int *fd);
+/* Consumes the edges pending on fd and calls fn once if there were any;
+ * returns how many edges, 0 if none, or -errno. */
+int ioregion_irq_handle(int fd, unsigned int line, ioregion_irq_fn *fn,
+			void *ctx);
+/* Undoes KVM_IRQFD (if kvm_vm_fd >= 0) and closes fd. */
+void ioregion_irq_close(int kvm_vm_fd, unsigned int line, int fd);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,7 @@
 #define VMM_STACK_SIZE 0x4000u
 #define VMM_EXIT_PORT 0xf4
 #define VMM_MAX_VCPUS 8
+#define VMM_MAX_IRQS 8
 /* Exit statuses of the VMM itself, apart from the guest's codes. */
 #define VMM_EXIT_DAEMON_GONE 70
 #define VMM_EXIT_SETUP 71
@@ -47,6 +48,14 @@ struct vmm_vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
+};
+
+/* An interrupt line of the VM. The tiny guests have no interrupt
+ * controller, so the VMM counts the edges and reports them at exit. */
+struct vmm_irq {
+	unsigned int line;
+	int fd;
+	unsigned long delivered;	/* edges that came close together count once */
 };
 
 struct vmm {
@@ -64,6 +73,8 @@ struct vmm {
 	struct ioregion_client *client;
 	struct ioregion_vm *iovm;
 	struct vmm_vcpu vcpus[VMM_MAX_VCPUS];
+	struct vmm_irq irqs[VMM_MAX_IRQS];
+	unsigned int nirqs;
 	atomic_bool stop;
 	atomic_int exit_code;
 	atomic_int running;
@@ -279,6 +290,36 @@ static void *vmm_vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* Opens the region's line once: KVM_IRQFD where the VM has an irqchip
+ * (ioregion-vmm creates none), else the VMM polls it. */
+static void vmm_add_irq(struct vmm *v, const struct ioregion_region *r)
+{
+	unsigned int i;
+	int fd, rc;
+
+	for (i = 0; i < v->nirqs; i++)
+		if (v->irqs[i].line == (unsigned int)r->irq)
+			return;
+	if (v->nirqs == VMM_MAX_IRQS) {
+		vmm_say(v, "region %s: irq %d: more than %d lines", r->name,
+			r->irq, VMM_MAX_IRQS);
+		return;
+	}
+	rc = ioregion_irq_open(v->client, v->vm, (unsigned int)r->irq, &fd);
+	if (rc < 0) {
+		vmm_say(v, "region %s: irq %d: %s", r->name, r->irq,
+			ioregion_client_error(v->client));
+		return;
+	}
+	if (rc == IOREGION_IRQ_KVM) {
+		vmm_say(v, "irq %d: KVM_IRQFD", r->irq);
+		close(fd);
+		return;
+	}
+	v->irqs[v->nirqs++] = (struct vmm_irq){ .line = (unsigned int)r->irq,
+						.fd = fd };
+}
+
 static void vmm_report_path(void *ctx, const struct ioregion_region *r,
 			    enum ioregion_path path)
 {
@@ -290,20 +331,51 @@ static void vmm_report_path(void *ctx, const struct ioregion_region *r,
 		r->flags & IOREGION_REGION_POSTED_WRITES ? ", posted" : "",
 		path == IOREGION_PATH_KERNEL ? "in-kernel KVM_SET_IOREGION"
 					     : "fallback (exits forwarded)");
+	if (r->irq >= 0)
+		vmm_add_irq(v, r);
 }
 
-/* Events and daemon liveness, until the guest is done. */
+static void vmm_count_irq(void *ctx, unsigned int line)
+{
+	struct vmm_irq *irq = ctx;
+
+	(void)line;
+	irq->delivered++;
+}
+
+/* Interrupts on the polled lines; pfds[0] is the control socket. */
+static void vmm_poll_irqs(struct vmm *v, const struct pollfd *pfds)
+{
+	unsigned int i;
+
+	for (i = 0; i < v->nirqs; i++)
+		if (pfds[i + 1].revents & POLLIN)
+			ioregion_irq_handle(v->irqs[i].fd, v->irqs[i].line,
+					    vmm_count_irq, &v->irqs[i]);
+}
+
+/* Events, interrupts and daemon liveness, until the guest is done. */
 static void vmm_watch_daemon(struct vmm *v)
 {
-	struct pollfd pfd = { .fd = ioregion_client_fd(v->client), .events = POLLIN };
+	struct pollfd pfds[1 + VMM_MAX_IRQS];
 	struct ioregion_event ev;
+	unsigned int i;
 	int rc;
 
+	pfds[0] = (struct pollfd){ .fd = ioregion_client_fd(v->client),
+				   .events = POLLIN };
 	while (!atomic_load(&v->stop)) {
-		if (poll(&pfd, 1, 100) <= 0)
+		/* Plugged regions may have added lines. */
+		for (i = 0; i < v->nirqs; i++)
+			pfds[i + 1] = (struct pollfd){ .fd = v->irqs[i].fd,
+						       .events = POLLIN };
+		if (poll(pfds, 1 + v->nirqs, 100) <= 0)
 			continue;
+		vmm_poll_irqs(v, pfds);
 		while ((rc = ioregion_client_next_event(v->client, &ev)) == 1) {
 			if (ev.type == IOREGION_EVENT_REGION_ADDED) {
+				if (ev.region.irq >= 0)
+					vmm_add_irq(v, &ev.region);
 				rc = ioregion_vm_register(v->iovm, ev.region.name);
 				if (rc < 0)
 					vmm_say(v, "region %s: %s", ev.region.name,
@@ -398,6 +470,9 @@ static int vmm_run(struct vmm *v)
 			(unsigned long long)(vmm_now_ns() - start));
 	if (atomic_load(&v->unclaimed))
 		vmm_say(v, "%lu accesses hit no region", atomic_load(&v->unclaimed));
+	for (i = 0; i < (int)v->nirqs; i++)
+		vmm_say(v, "irq %u: %lu interrupts", v->irqs[i].line,
+			v->irqs[i].delivered);
 	vmm_say(v, "guest exit code %d", atomic_load(&v->exit_code));
 	return atomic_load(&v->exit_code);
 }

@@ -112,4 +112,76 @@ static inline uint64_t devtest_stat(struct device *dev, const char *name)
 
 static const unsigned int devtest_sizes[] = { 1, 2, 4, 8 };
 
+/* A host that records what a model does with its interrupt line and its
+ * console, as the daemon's region would see it. */
+#define DEVTEST_VMS 4
+struct devtest_host {
+	bool level[DEVTEST_VMS];
+	unsigned int edges[DEVTEST_VMS];	/* rising edges */
+	char out[256];
+	size_t out_len;
+	unsigned int input_ready;
+};
+
+static inline void devtest_host_set_one(struct devtest_host *h,
+					unsigned int vm, bool level)
+{
+	assert_true(vm < DEVTEST_VMS);
+	if (level && !h->level[vm])
+		h->edges[vm]++;
+	h->level[vm] = level;
+}
+
+static inline void devtest_host_set_irq(void *ctx, unsigned int requester,
+					bool level)
+{
+	unsigned int i;
+
+	if (requester != DEVICE_ALL_REQUESTERS) {
+		devtest_host_set_one(ctx, requester, level);
+		return;
+	}
+	for (i = 0; i < DEVTEST_VMS; i++)
+		devtest_host_set_one(ctx, i, level);
+}
+
+static inline void devtest_host_output(void *ctx, const uint8_t *buf,
+				       size_t len)
+{
+	struct devtest_host *h = ctx;
+
+	assert_true(h->out_len + len < sizeof(h->out));
+	memcpy(h->out + h->out_len, buf, len);
+	h->out_len += len;
+}
+
+static inline void devtest_host_input_ready(void *ctx)
+{
+	((struct devtest_host *)ctx)->input_ready++;
+}
+
+static inline struct device *devtest_new_hosted(const char *model,
+						const char *options,
+						uint64_t size, unsigned int vms,
+						struct devtest_host *h)
+{
+	struct device_host host = {
+		.set_irq = devtest_host_set_irq,
+		.output = devtest_host_output,
+		.input_ready = devtest_host_input_ready,
+		.ctx = h,
+	};
+	json_t *opts = options ? json_loads(options, 0, NULL) : NULL;
+	char err[256] = "";
+	struct device *dev;
+
+	memset(h, 0, sizeof(*h));
+	dev = device_create(device_find(model), opts, size, vms, &host, err,
+			    sizeof(err));
+	json_decref(opts);
+	if (!dev)
+		fail_msg("%s: %s", model, err);
+	return dev;
+}
+
 #endif

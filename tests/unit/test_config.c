@@ -165,6 +165,39 @@ static void test_overlaps_and_names(void **state)
 		"regions[1].name: \"a\" is already the name of regions[0]");
 }
 
+#define UART(name, vm, extra) \
+	"{\"name\": \"" name "\", \"device\": \"uart16550\", \"bus\": \"pio\"," \
+	" \"address\": \"0x3f8\", \"size\": 8, \"vms\": [\"" vm "\"]," \
+	" \"options\": {\"output\": \"none\"}" extra "}"
+
+static void test_irq_and_input(void **state)
+{
+	struct config *cfg = config_ok("{\"regions\": ["
+		UART("a", "vm0", ", \"irq\": 4, \"input\": {\"socket\": \"/run/a.sock\"}")
+		"]}");
+
+	assert_true(cfg->regions[0].has_irq);
+	assert_int_equal(cfg->regions[0].irq, 4);
+	assert_string_equal(cfg->regions[0].input_socket, "/run/a.sock");
+	config_free(cfg);
+	cfg = config_ok(REGION(""));
+	assert_false(cfg->regions[0].has_irq);
+	assert_null(cfg->regions[0].input_socket);
+	config_free(cfg);
+	config_refused(REGION(", \"irq\": -1"), "regions[0].irq: expected a line number 0..1023");
+	config_refused(REGION(", \"irq\": \"4\""), "regions[0].irq: expected a line number");
+	config_refused(REGION(", \"input\": {\"socket\": \"/run/r.sock\"}"),
+		       "regions[0].input: device \"ram\" takes no input");
+	config_refused("{\"regions\": [" UART("a", "vm0", ", \"input\": {\"socket\": \"rel.sock\"}") "]}",
+		       "regions[0].input.socket: \"rel.sock\" is not an absolute path");
+	config_refused("{\"regions\": [" UART("a", "vm0", ", \"input\": {\"pty\": true}") "]}",
+		       "regions[0].input.pty: unknown key");
+	config_refused("{\"regions\": ["
+		       UART("a", "vm0", ", \"input\": {\"socket\": \"/run/c.sock\"}") ","
+		       UART("b", "vm1", ", \"input\": {\"socket\": \"/run/c.sock\"}") "]}",
+		       "regions[1].input.socket: \"/run/c.sock\" is already the console of regions[0]");
+}
+
 static void test_all_errors_reported(void **state)
 {
 	struct config_errors errs = { 0 };
@@ -265,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_region_equality),
 		cmocka_unit_test(test_unopenable_file),
 		cmocka_unit_test(test_examples_load),
+		cmocka_unit_test(test_irq_and_input),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

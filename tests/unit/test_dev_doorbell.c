@@ -68,6 +68,28 @@ static void test_refused(void **state)
 	devtest_refused("doorbell", "{\"registers\": 65}", 0x1000, 1, "options.registers");
 }
 
+/* Each ring pulses every VM's line; a batch of posted writes once. */
+static void test_ring_interrupt(void **state)
+{
+	struct devtest_host h;
+	struct device *dev = devtest_new_hosted("doorbell", NULL, 0x410, 2, &h);
+	struct device_write w[3] = {
+		{ .offset = 0, .data = 1, .size = 8 },
+		{ .offset = 8, .data = 2, .size = 8 },
+		{ .offset = 0x1000, .data = 3, .size = 8 },
+	};
+
+	devtest_write(dev, 0, 0, 4, 1);
+	assert_int_equal(h.edges[0], 1);
+	assert_int_equal(h.edges[1], 1);
+	assert_false(h.level[1]);
+	assert_int_equal(device_write_batch(dev, w, 3), 1);
+	assert_int_equal(h.edges[1], 2);
+	assert_int_equal(device_write_batch(dev, &w[2], 1), 1);
+	assert_int_equal(h.edges[1], 2);	/* nothing rang */
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -75,6 +97,7 @@ int main(void)
 		cmocka_unit_test(test_batch_counts_every_write),
 		cmocka_unit_test(test_bad_accesses),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_ring_interrupt),
 	};
 
 	return cmocka_run_group_tests_name("doorbell", tests, NULL, NULL);

@@ -112,6 +112,28 @@ static void test_refused(void **state)
 	devtest_refused("mailbox", "{\"depth\": 2000}", 0x1000, 2, "options.depth");
 }
 
+/* A VM's line is high while its inbox holds mail. */
+static void test_mail_interrupt(void **state)
+{
+	struct devtest_host h;
+	struct device *dev = devtest_new_hosted("mailbox", NULL, 0x40, 2, &h);
+
+	devtest_write(dev, 0, 0x10, 4, 7);	/* VM 0 -> VM 1 */
+	assert_true(h.level[1]);
+	assert_false(h.level[0]);
+	devtest_write(dev, 0, 0x10, 4, 8);
+	assert_int_equal(h.edges[1], 1);
+	assert_int_equal(devtest_read(dev, 1, 0x18, 4), 7);
+	assert_true(h.level[1]);
+	assert_int_equal(devtest_read(dev, 1, 0x18, 4), 8);
+	assert_false(h.level[1]);
+	devtest_write(dev, 0, 0x10, 4, 9);
+	assert_int_equal(h.edges[1], 2);
+	dev->ops->reset(dev);
+	assert_false(h.level[1]);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +143,7 @@ int main(void)
 		cmocka_unit_test(test_dest_and_self_send),
 		cmocka_unit_test(test_bad_accesses),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_mail_interrupt),
 	};
 
 	return cmocka_run_group_tests_name("mailbox", tests, NULL, NULL);

@@ -142,6 +142,137 @@ static void test_refused(void **state)
 	devtest_refused("uart16550", "{\"path\": \"/tmp/x\"}", 8, 1, "options.path");
 }
 
+#define IER_RDI 0x01
+#define IER_THRI 0x02
+#define IER_RLSI 0x04
+
+static struct device *uart_hosted(struct devtest_host *h)
+{
+	return devtest_new_hosted("uart16550", "{\"output\": \"none\"}", 8, 1,
+				  h);
+}
+
+/* THR empty as Linux's interrupt-driven transmitter sees it. */
+static void test_thre_interrupt(void **state)
+{
+	struct devtest_host h;
+	struct device *dev = uart_hosted(&h);
+
+	assert_false(h.level[0]);
+	devtest_write(dev, 0, IER, 1, IER_THRI);	/* start_tx */
+	assert_true(h.level[0]);
+	assert_int_equal(h.edges[0], 1);
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0x02);
+	/* Reading IIR acknowledged it: the line drops, IIR says none. */
+	assert_false(h.level[0]);
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0x01);
+	/* Rewriting IER with THRI already set does not re-arm it... */
+	devtest_write(dev, 0, IER, 1, IER_THRI);
+	assert_false(h.level[0]);
+	/* ...but each byte sent empties THR again: a new edge. */
+	devtest_write(dev, 0, THR, 1, 'x');
+	assert_true(h.level[0]);
+	assert_int_equal(h.edges[0], 2);
+	devtest_write(dev, 0, THR, 1, 'y');	/* still high, no new edge */
+	assert_int_equal(h.edges[0], 2);
+	/* stop_tx, then start_tx re-arms even after an IIR acknowledge. */
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0x02);
+	devtest_write(dev, 0, IER, 1, 0);
+	assert_false(h.level[0]);
+	devtest_write(dev, 0, IER, 1, IER_THRI);
+	assert_true(h.level[0]);
+	assert_int_equal(h.edges[0], 3);
+	/* Writing THR acknowledges it too; the byte leaves at once. */
+	devtest_write(dev, 0, IER, 1, 0);
+	devtest_write(dev, 0, THR, 1, 'z');
+	assert_false(h.level[0]);
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0x01);
+	assert_int_equal(h.out_len, 3);
+	assert_memory_equal(h.out, "xyz", 3);
+	dev->ops->destroy(dev);
+}
+
+static void test_receive_interrupt(void **state)
+{
+	struct devtest_host h;
+	struct device *dev = uart_hosted(&h);
+
+	devtest_write(dev, 0, FCR, 1, 0x07);	/* FIFOs on, cleared */
+	assert_int_equal(dev->ops->input(dev, (const uint8_t *)"ab", 2), 2);
+	assert_false(h.level[0]);		/* RDI masked */
+	assert_int_equal(devtest_read(dev, 0, LSR, 1) & 0x01, 0x01);
+	devtest_write(dev, 0, IER, 1, IER_RDI);
+	assert_true(h.level[0]);
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0xc4);
+	assert_true(h.level[0]);		/* IIR does not ack RDA */
+	assert_int_equal(devtest_read(dev, 0, RBR, 1), 'a');
+	assert_true(h.level[0]);
+	assert_int_equal(devtest_read(dev, 0, RBR, 1), 'b');
+	assert_false(h.level[0]);
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0xc1);
+	assert_int_equal(devtest_read(dev, 0, LSR, 1) & 0x01, 0);
+	/* More input: a new edge. */
+	assert_int_equal(dev->ops->input(dev, (const uint8_t *)"c", 1), 1);
+	assert_int_equal(h.edges[0], 2);
+	assert_int_equal(devtest_stat(dev, "rx_bytes"), 3);
+	dev->ops->destroy(dev);
+}
+
+/* 16 bytes with the FIFOs on, 1 without; what is refused waits in the host
+ * until input_ready. */
+static void test_receive_flow_control(void **state)
+{
+	struct devtest_host h;
+	struct device *dev = uart_hosted(&h);
+	uint8_t buf[20];
+	unsigned int i;
+
+	memset(buf, 'k', sizeof(buf));
+	assert_int_equal(dev->ops->input(dev, buf, 3), 1);
+	assert_int_equal(h.input_ready, 0);
+	devtest_read(dev, 0, RBR, 1);
+	assert_int_equal(h.input_ready, 1);
+	devtest_write(dev, 0, FCR, 1, 0x01);
+	assert_int_equal(dev->ops->input(dev, buf, sizeof(buf)), 16);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(devtest_read(dev, 0, RBR, 1), 'k');
+	assert_int_equal(h.input_ready, 2);
+	assert_int_equal(devtest_stat(dev, "rx_overruns"), 0);
+	/* In loopback the receiver is cut off from the line. */
+	devtest_write(dev, 0, MCR, 1, 0x10);
+	assert_int_equal(dev->ops->input(dev, buf, 1), 0);
+	devtest_write(dev, 0, MCR, 1, 0x00);
+	assert_int_equal(h.input_ready, 3);
+	dev->ops->destroy(dev);
+}
+
+/* Overrun (loopback with the FIFOs off) raises the line status interrupt,
+ * which outranks received data, which outranks THR empty. */
+static void test_interrupt_priority(void **state)
+{
+	struct devtest_host h;
+	struct device *dev = uart_hosted(&h);
+
+	devtest_write(dev, 0, MCR, 1, 0x10);
+	devtest_write(dev, 0, THR, 1, '1');
+	devtest_write(dev, 0, THR, 1, '2');	/* RBR full: overrun */
+	devtest_write(dev, 0, IER, 1, IER_RDI | IER_THRI | IER_RLSI);
+	assert_true(h.level[0]);
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0x06);
+	assert_int_equal(devtest_read(dev, 0, LSR, 1), 0x63);	/* OE|DR */
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0x04);
+	assert_int_equal(devtest_read(dev, 0, RBR, 1), '1');
+	assert_int_equal(devtest_read(dev, 0, IIR, 1), 0x02);
+	assert_false(h.level[0]);
+	assert_int_equal(devtest_stat(dev, "rx_overruns"), 1);
+	devtest_write(dev, 0, IER, 1, 0);
+	devtest_write(dev, 0, IER, 1, IER_THRI);
+	assert_true(h.level[0]);
+	dev->ops->reset(dev);
+	assert_false(h.level[0]);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +282,10 @@ int main(void)
 		cmocka_unit_test(test_loopback_as_linux_probes),
 		cmocka_unit_test(test_only_byte_access),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_thre_interrupt),
+		cmocka_unit_test(test_receive_interrupt),
+		cmocka_unit_test(test_receive_flow_control),
+		cmocka_unit_test(test_interrupt_priority),
 	};
 
 	return cmocka_run_group_tests_name("uart16550", tests, NULL, NULL);

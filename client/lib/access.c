@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libioregion: one access on a region's data fd, for a VMM that dispatches
+ * MMIO/PIO itself (QEMU's memory API under TCG) instead of forwarding KVM
+ * exits through ioregion_vm_handle_exit.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "ioregion.h"
+#include "libioregion.h"
+
+#define ACCESS_REPLY_TIMEOUT_MS 5000
+
+static int access_send(int fd, const struct ioregion_cmd *cmd)
+{
+	size_t done = 0;
+
+	while (done < sizeof(*cmd)) {
+		ssize_t n = send(fd, (const char *)cmd + done,
+				 sizeof(*cmd) - done, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int access_recv(int fd, struct ioregion_resp *resp)
+{
+	size_t done = 0;
+
+	while (done < sizeof(*resp)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int rc = poll(&pfd, 1, ACCESS_REPLY_TIMEOUT_MS);
+		ssize_t n;
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0)
+			return -ETIMEDOUT;
+		n = recv(fd, (char *)resp + done, sizeof(*resp) - done, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int access_do(const struct ioregion_region *r, uint64_t offset,
+		     unsigned int size, bool write, uint64_t *value)
+{
+	bool posted = write && (r->flags & IOREGION_REGION_POSTED_WRITES);
+	int exp = ioregion_size_exp(size);
+	struct ioregion_cmd cmd;
+	struct ioregion_resp resp;
+	int rc;
+
+	if (exp < 0 || offset >= r->size || size > r->size - offset)
+		return -EINVAL;
+	if (r->fd < 0)
+		return -EBADF;
+	cmd = ioregion_cmd_make(write ? IOREGION_CMD_WRITE : IOREGION_CMD_READ,
+				(unsigned int)exp, !posted, r->user_data, offset,
+				write ? *value & ioregion_size_mask(size) : 0);
+	rc = access_send(r->fd, &cmd);
+	if (rc < 0 || posted)
+		return rc;
+	rc = access_recv(r->fd, &resp);
+	if (rc == 0 && !write)
+		*value = resp.data & ioregion_size_mask(size);
+	return rc;
+}
+
+int ioregion_region_read(const struct ioregion_region *r, uint64_t offset,
+			 unsigned int size, uint64_t *value)
+{
+	return access_do(r, offset, size, false, value);
+}
+
+int ioregion_region_write(const struct ioregion_region *r, uint64_t offset,
+			  unsigned int size, uint64_t value)
+{
+	return access_do(r, offset, size, true, &value);
+}
