@@ -197,6 +197,23 @@ kernel_x86_userspace() {
 	cp "$build"/bench/k*.bin "$r/bench/"
 	cp "$kernel_here/x86_64-guest.sh" "$top/tests/integration/kvm_test.sh" \
 		"$top/scripts/demo-guests" "$r/"
+	kernel_x86_qemu "$r"
+}
+
+# kernel_x86_qemu ROOT: the patched QEMU (client/qemu/build, cached), its
+# firmware and the PVH builds of the tiny guests, for tests/qemu/tiny-guests
+# on the in-kernel path
+kernel_x86_qemu() {
+	local r=$1 q
+	q=$("$top/client/qemu/build") || { kernel_log "client/qemu/build failed"; return 1; }
+	kernel_copy_with_libs "$q" "$r" && strip "$r/bin/qemu-system-x86_64" || return 1
+	mkdir -p "$r/share/qemu"
+	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/pvh.bin \
+		/usr/share/qemu/kvmvapic.bin "$r/share/qemu/" || return 1
+	make -C "$build" -s tests/guests/hello-pvh.elf tests/guests/ramtest-pvh.elf \
+		>/dev/null || return 1
+	cp "$build"/tests/guests/*-pvh.elf "$r/build/tests/guests/"
+	cp "$top/tests/qemu/tiny-guests" "$r/"
 }
 
 # kernel_qemu TARGET: sets qemu (the command line) and append (kernel

@@ -2,8 +2,8 @@
 # Runs as IOREGION_RUN inside the patched x86_64 kernel that tests/kernel/run
 # boots: the KVM selftest, then the host's KVM guest tests (ioregiond
 # serving real guests through ioregion-vmm) on the in-kernel
-# KVM_SET_IOREGION path and on the fallback path, then the benchmark of
-# both. Prints TAP-like "ok"/"not ok" lines and exits with the number of
+# KVM_SET_IOREGION path and on the fallback path, the patched QEMU with
+# the tiny guests on the in-kernel path, then the benchmark of both paths. Prints TAP-like "ok"/"not ok" lines and exits with the number of
 # failures.
 export PATH=/bin LD_LIBRARY_PATH=/lib
 sock=/run/ioregiond.sock
@@ -24,6 +24,15 @@ kvm_tests() {
 }
 kvm_tests "in-kernel KVM_SET_IOREGION path" ""
 kvm_tests "fallback path forced" "-f"
+
+# The patched QEMU runs the tiny guests with this kernel's KVM: their
+# regions must be handed to KVM_SET_IOREGION, QEMU out of the loop.
+echo "== tests/qemu/tiny-guests in the patched QEMU, KVM"
+QEMU=/bin/qemu-system-x86_64 GUESTS=/build/tests/guests IOREGIOND=/bin/ioregiond \
+	IOREGIONCTL=/bin/ioregionctl QEMU_FIRMWARE=/share/qemu \
+	/tiny-guests kvm "in-kernel KVM_SET_IOREGION" &&
+	pass "QEMU's tiny guests on the in-kernel path" ||
+	fail "QEMU's tiny guests on the in-kernel path"
 
 start_daemon() {
 	ioregiond -s "$sock" >/run/daemon.out 2>&1 &
