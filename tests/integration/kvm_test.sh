@@ -75,6 +75,27 @@ stop_daemon() {
 
 fd_count() { ls "/proc/$daemon_pid/fd" | wc -l; }
 
+# fd_settled: the daemon's fd count once the VMMs that just left are
+# closed on its side too (the same count twice, 0.1 s apart)
+fd_settled() {
+	local n m
+	n=$(fd_count)
+	for _ in $(seq 50); do
+		sleep 0.1
+		m=$(fd_count)
+		[ "$m" -eq "$n" ] && break
+		n=$m
+	done
+	echo "$n"
+}
+
+# attached BEFORE: waits until a VMM started after BEFORE was counted holds
+# its regions' fds in the daemon
+attached() {
+	for _ in $(seq 200); do [ "$(fd_count)" -gt "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+
 # run_guest NAME VM [vmm options]: runs to completion, expects exit 0.
 run_guest() {
 	local guest=$1 vm=$2
@@ -147,10 +168,10 @@ for p in $pids; do wait "$p" && ok=$((ok + 1)); done
 [ "$ok" -eq 8 ] && pass "8 VMs at once" || fail "only $ok of 8 VMs passed"
 
 # A VMM killed with SIGKILL: its regions are freed, the others keep going.
-before=$(fd_count)
+before=$(fd_settled)
 "$vmm" $vmm_args -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>/dev/null &
 victim=$!
-for _ in $(seq 100); do [ "$(fd_count)" -gt "$before" ] && break; sleep 0.05; done
+attached "$before"
 during=$(fd_count)
 kill -9 $victim; wait $victim 2>/dev/null
 for _ in $(seq 100); do [ "$(fd_count)" -eq "$before" ] && break; sleep 0.05; done
@@ -160,10 +181,12 @@ after=$(fd_count)
 	fail "fds before=$before during=$during after=$after"
 run_guest ramtest vm5
 
-# The daemon killed mid-run: the VMM stops with a clear error, fast.
+# The daemon killed mid-run, once the VMM has attached: the VMM stops with
+# a clear error, fast.
+before=$(fd_settled)
 "$vmm" $vmm_args -q -s "$sock" -n vm0 "$guests/mailbox.bin" 2>"$tmp/gone.err" &
 orphan=$!
-sleep 0.3
+attached "$before" || fail "the VMM to orphan never attached"
 kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
 # bash reaps the VMM as it exits, so kill -0 fails from then on
 start=${EPOCHREALTIME/./}
