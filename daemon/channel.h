@@ -36,6 +36,7 @@ struct channel {
 	char region_name[IOR_NAME_MAX + 1];
 	struct region *region;			/* NULL while closed */
 	unsigned int requester;
+	uint64_t opener;			/* id of the session that opened it */
 	int fd;
 	struct event *ev;
 	bool waiting_to_write;

@@ -23,7 +23,9 @@ TAILQ_HEAD(session_list, session);
 /* Daemon-wide counters, reported by Stats. */
 struct ioregiond_counters {
 	uint64_t sessions_accepted;
-	uint64_t sessions_refused;	/* over max_clients */
+	uint64_t sessions_refused;	/* over max_clients or the uid's share */
+	uint64_t sessions_evicted;	/* oldest pending, to make room */
+	uint64_t sessions_timed_out;	/* no hello in time */
 	uint64_t control_errors;	/* malformed or refused requests */
 	uint64_t control_disconnects;	/* clients dropped for misbehaving */
 	uint64_t access_denied;
@@ -41,6 +43,8 @@ struct ioregiond {
 	struct vm_list vms;
 	struct session_list sessions;
 	unsigned int nsessions;
+	unsigned int npending;		/* sessions waiting for hello */
+	uint64_t next_session_id;
 	uint64_t next_user_data;
 	gid_t socket_gid;
 	bool socket_has_gid;

@@ -86,19 +86,3 @@ struct region *region_find(struct ioregiond *d, const char *name)
 			return r;
 	return NULL;
 }
-
-void region_describe(const struct region *r, Ior__RegionDescriptor *desc)
-{
-	ior__region_descriptor__init(desc);
-	desc->name = r->cfg.name;
-	desc->device = r->cfg.device;
-	desc->bus = r->cfg.bus == CONFIG_BUS_PIO ? IOR__BUS__BUS_PIO
-						 : IOR__BUS__BUS_MMIO;
-	desc->address = r->cfg.address;
-	desc->size = r->cfg.size;
-	desc->flags = r->cfg.posted_writes ? IOR__REGION_FLAG__REGION_POSTED_WRITES
-					   : 0;
-	desc->user_data = r->user_data;
-	desc->n_vms = r->cfg.nvms;
-	desc->vms = r->cfg.vms;
-}

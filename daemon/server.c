@@ -147,6 +147,8 @@ static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 				log_warn("accept: %s", strerror(errno));
 			break;
 		}
+		if (d->npending >= d->config->max_pending)
+			session_evict_pending(d);
 		if (d->nsessions >= d->config->max_clients) {
 			d->counters.sessions_refused++;
 			log_warn("refusing client: %u clients already connected",

@@ -37,8 +37,10 @@ struct session_peer {
 struct session {
 	TAILQ_ENTRY(session) link;
 	struct ioregiond *d;
+	uint64_t id;		/* unique for the daemon's life */
 	int fd;
 	struct event *ev_read, *ev_write;
+	struct event *ev_hello;	/* hello timeout */
 	struct session_peer peer;
 	bool greeted, admin, subscribed;
 	bool closing;		/* close once the queue is sent */
@@ -53,6 +55,8 @@ struct session {
 int session_new(struct ioregiond *d, int fd);
 void session_free(struct session *s);
 void session_free_all(struct ioregiond *d);
+/* Drops the oldest connection still waiting for its hello. */
+void session_evict_pending(struct ioregiond *d);
 
 struct region;
 void session_announce_added(struct ioregiond *d, const struct region *r);

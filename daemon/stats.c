@@ -136,6 +136,8 @@ static int stats_daemon(struct ioregiond *d, Ior__StatsReply *reply)
 	stats_counter_add(&out, "sessions", d->nsessions);
 	stats_counter_add(&out, "sessions_accepted", c->sessions_accepted);
 	stats_counter_add(&out, "sessions_refused", c->sessions_refused);
+	stats_counter_add(&out, "sessions_evicted", c->sessions_evicted);
+	stats_counter_add(&out, "sessions_timed_out", c->sessions_timed_out);
 	stats_counter_add(&out, "control_errors", c->control_errors);
 	stats_counter_add(&out, "control_disconnects", c->control_disconnects);
 	stats_counter_add(&out, "access_denied", c->access_denied);

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,10 +81,20 @@ static void control_take_fds(struct msghdr *mh, int *fd)
 	}
 }
 
+/* recvmsg returns 0 both for an empty packet and at end of stream; only
+ * the peer's shutdown tells them apart. */
+static bool control_peer_gone(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN | POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 &&
+	       (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
 ssize_t control_recv(int sock, void *buf, size_t len, int *fd, int flags)
 {
 	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		char buf[CMSG_SPACE(IOR_CONTROL_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -106,8 +117,10 @@ ssize_t control_recv(int sock, void *buf, size_t len, int *fd, int flags)
 			close(*fd);
 			*fd = -1;
 		}
-		return -EMSGSIZE;
+		return mh.msg_flags & MSG_TRUNC ? -EMSGSIZE : -ETOOMANYREFS;
 	}
+	if (n == 0 && !control_peer_gone(sock))
+		return -ENOMSG;
 	return n;
 }
 

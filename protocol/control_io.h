@@ -14,7 +14,7 @@
 #include "control.pb-c.h"
 
 #define IOR_CONTROL_MAJOR 1
-#define IOR_CONTROL_MINOR 0
+#define IOR_CONTROL_MINOR 1
 
 /* Largest packet either side sends or accepts. */
 #define IOR_CONTROL_MAX_PACKET 65536
@@ -28,10 +28,15 @@ int control_send(int sock, const ProtobufCMessage *msg, int fd);
 /* Sends an already packed message; same returns as control_send. */
 int control_send_packed(int sock, const void *buf, size_t len, int fd);
 
+/* Descriptors one packet may carry; more are cut off by the kernel. */
+#define IOR_CONTROL_MAX_FDS 4
+
 /* Receives one packet into buf. Returns its length, 0 at end of stream, or a
- * negative errno; -EMSGSIZE for a packet larger than len. A descriptor that
- * came with the packet goes to *fd (else -1); when fd is NULL, or more than
- * one came, the extra descriptors are closed. */
+ * negative errno: -EMSGSIZE for a packet larger than len, -ETOOMANYREFS for
+ * one with more than IOR_CONTROL_MAX_FDS descriptors (its data is intact
+ * but its descriptors are lost), -ENOMSG for an empty packet. A descriptor
+ * that came with the packet goes to *fd (else -1); when fd is NULL, or more
+ * than one came, the extra descriptors are closed. */
 ssize_t control_recv(int sock, void *buf, size_t len, int *fd, int flags);
 
 /* Names: 1..IOR_NAME_MAX characters of [A-Za-z0-9._-]. */

@@ -193,7 +193,10 @@ static int client_call(struct ioregion_client *c, Ior__ClientMessage *req,
 				return rc;
 			continue;
 		}
-		if (m->id == req->id)
+		/* An Error with id 0 is about a packet the daemon could not
+		 * read a request from: the one just sent. */
+		if (m->id == req->id ||
+		    (m->id == 0 && m->body_case == IOR__SERVER_MESSAGE__BODY_ERROR))
 			break;
 		ior__server_message__free_unpacked(m, NULL);
 		if (fd && *fd >= 0)
@@ -306,32 +309,61 @@ void ioregion_client_free(struct ioregion_client *c)
 	free(c);
 }
 
-int ioregion_client_list(struct ioregion_client *c, const char *vm_name,
-			 struct ioregion_region **regions)
+/* One page of the list, from offset on, appended to *regions. Returns the
+ * regions the whole list has (as many as were appended from a daemon
+ * that does not page). */
+static int client_list_page(struct ioregion_client *c, const char *vm_name,
+			    uint32_t offset, struct ioregion_region **regions,
+			    size_t *n)
 {
 	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
 	Ior__ListRegions list = IOR__LIST_REGIONS__INIT;
 	Ior__ServerMessage *m;
-	size_t i;
+	struct ioregion_region *more;
+	size_t i, got;
 	int rc;
 
-	*regions = NULL;
 	list.vm_name = (char *)vm_name;
+	list.has_offset = offset > 0;
+	list.offset = offset;
 	req.body_case = IOR__CLIENT_MESSAGE__BODY_LIST_REGIONS;
 	req.list_regions = &list;
 	rc = client_call(c, &req, &m, NULL);
 	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_REGIONS)) < 0)
 		return rc;
-	*regions = calloc(m->regions->n_regions + 1, sizeof(**regions));
-	if (!*regions) {
+	got = m->regions->n_regions;
+	more = realloc(*regions, (*n + got + 1) * sizeof(**regions));
+	if (!more) {
 		ior__server_message__free_unpacked(m, NULL);
 		return -ENOMEM;
 	}
-	for (i = 0; i < m->regions->n_regions; i++)
-		client_region_from(&(*regions)[i], m->regions->regions[i]);
-	rc = (int)m->regions->n_regions;
+	*regions = more;
+	for (i = 0; i < got; i++)
+		client_region_from(&more[(*n)++], m->regions->regions[i]);
+	rc = m->regions->has_total ? (int)m->regions->total : (int)*n;
 	ior__server_message__free_unpacked(m, NULL);
-	return rc;
+	/* A page that brings nothing ends the list, whatever total says. */
+	return got == 0 ? (int)*n : rc;
+}
+
+int ioregion_client_list(struct ioregion_client *c, const char *vm_name,
+			 struct ioregion_region **regions)
+{
+	size_t n = 0;
+	int total;
+
+	*regions = NULL;
+	do {
+		total = client_list_page(c, vm_name, (uint32_t)n, regions, &n);
+	} while (total > 0 && n < (size_t)total);
+	if (total < 0) {
+		free(*regions);
+		*regions = NULL;
+		return total;
+	}
+	if (!*regions && !(*regions = calloc(1, sizeof(**regions))))
+		return -ENOMEM;
+	return (int)n;
 }
 
 int ioregion_client_open(struct ioregion_client *c, const char *name,

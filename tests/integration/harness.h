@@ -16,6 +16,7 @@ struct harness_daemon {
 	char socket[128];
 	char config[128];
 	char log[128];
+	int stdout_fd;		/* the daemon's stdout; -1: the log */
 };
 
 /* The ioregiond under test: $IOREGIOND, else ./ioregiond. */
