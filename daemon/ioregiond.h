@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "notify.h"
 
 struct region;
 struct vm;
@@ -49,6 +50,7 @@ struct ioregiond {
 	gid_t socket_gid;
 	bool socket_has_gid;
 	struct ioregiond_counters counters;
+	notify_fn *notify;		/* the listener of notify.h */
 };
 
 #endif

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "reload.h"
 #include "server.h"
+#include "session.h"
 
 struct main_options {
 	const char *config_path;
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
 	if (!d.base)
 		log_fatal("cannot create the event loop");
 	d.config_path = o.config_path;
+	d.notify = session_notify;
 	TAILQ_INIT(&d.regions);
 	TAILQ_INIT(&d.vms);
 	TAILQ_INIT(&d.sessions);

@@ -7,7 +7,7 @@
 
 #include "channel.h"
 #include "region.h"
-#include "session.h"
+#include "notify.h"
 
 static void region_device_log(void *ctx, int level, const char *fmt,
 			      va_list ap)
@@ -62,7 +62,7 @@ void region_publish(struct region *r)
 		 (unsigned long long)r->cfg.address,
 		 (unsigned long long)r->cfg.size, r->cfg.nvms,
 		 r->cfg.posted_writes ? ", posted writes" : "");
-	session_announce_added(r->d, r);
+	notify_region(r->d, r, NOTIFY_REGION_ADDED);
 }
 
 void region_remove(struct region *r)
@@ -72,7 +72,7 @@ void region_remove(struct region *r)
 	while ((ch = TAILQ_FIRST(&r->channels)))
 		channel_close(ch, "region removed");
 	TAILQ_REMOVE(&r->d->regions, r, link);
-	session_announce_removed(r->d, r);
+	notify_region(r->d, r, NOTIFY_REGION_REMOVED);
 	log_info("region %s: removed", r->cfg.name);
 	region_free(r);
 }

@@ -690,26 +690,28 @@ static void session_announce(struct ioregiond *d, const struct region *r,
 	}
 }
 
-void session_announce_added(struct ioregiond *d, const struct region *r)
+/* The event for a region added or removed, to the sessions that may see
+ * it. */
+void session_notify(struct ioregiond *d, const struct region *r,
+		    enum notify_event ev)
 {
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__RegionAdded added = IOR__REGION_ADDED__INIT;
+	Ior__RegionRemoved removed = IOR__REGION_REMOVED__INIT;
 	Ior__RegionDescriptor desc;
 
-	session_describe(r, &desc);
-	added.region = &desc;
-	msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_ADDED;
-	msg.region_added = &added;
-	session_announce(d, r, &msg);
-}
-
-void session_announce_removed(struct ioregiond *d, const struct region *r)
-{
-	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
-	Ior__RegionRemoved removed = IOR__REGION_REMOVED__INIT;
-
-	removed.name = r->cfg.name;
-	msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_REMOVED;
-	msg.region_removed = &removed;
+	switch (ev) {
+	case NOTIFY_REGION_ADDED:
+		session_describe(r, &desc);
+		added.region = &desc;
+		msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_ADDED;
+		msg.region_added = &added;
+		break;
+	case NOTIFY_REGION_REMOVED:
+		removed.name = r->cfg.name;
+		msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_REMOVED;
+		msg.region_removed = &removed;
+		break;
+	}
 	session_announce(d, r, &msg);
 }

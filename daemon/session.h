@@ -58,8 +58,8 @@ void session_free_all(struct ioregiond *d);
 /* Drops the oldest connection still waiting for its hello. */
 void session_evict_pending(struct ioregiond *d);
 
-struct region;
-void session_announce_added(struct ioregiond *d, const struct region *r);
-void session_announce_removed(struct ioregiond *d, const struct region *r);
+/* The notify.h listener: RegionAdded/RegionRemoved to subscribed
+ * sessions that may see the region. */
+notify_fn session_notify;
 
 #endif
