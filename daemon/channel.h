@@ -33,7 +33,7 @@ struct channel {
 	TAILQ_ENTRY(channel) vm_link;		/* in vm->channels, always */
 	TAILQ_ENTRY(channel) region_link;	/* in region->channels, while open */
 	struct vm *vm;
-	char region_name[IOR_NAME_MAX + 1];
+	char region_name[IOREGION_NAME_MAX + 1];
 	struct region *region;			/* NULL while closed */
 	unsigned int requester;
 	uint64_t opener;			/* id of the session that opened it */

@@ -203,7 +203,7 @@ static int config_vm_list(const json_t *arr, const char *where,
 		if (!control_name_valid(s)) {
 			config_errors_add(errs,
 					  "%s.vms[%zu]: not a VM name (1..%d of A-Z a-z 0-9 . _ -)",
-					  where, i, IOR_NAME_MAX);
+					  where, i, IOREGION_NAME_MAX);
 			rc = -1;
 			continue;
 		}
@@ -290,7 +290,7 @@ int config_region_parse(const json_t *obj, const char *where,
 	if (name && !control_name_valid(name))
 		config_errors_add(errs,
 				  "%s.name: \"%s\" is not a name (1..%d of A-Z a-z 0-9 . _ -)",
-				  where, name, IOR_NAME_MAX);
+				  where, name, IOREGION_NAME_MAX);
 	device = config_string(obj, where, "device", errs);
 	bus = config_string(obj, where, "bus", errs);
 	if (bus && strcmp(bus, "mmio") && strcmp(bus, "pio"))

@@ -17,7 +17,7 @@ static int reload_check_with_plugged(struct ioregiond *d,
 	unsigned int n = cfg->nregions, i;
 	const struct config_region **all;
 	const char **wheres;
-	char (*names)[IOR_NAME_MAX + 32];
+	char (*names)[IOREGION_NAME_MAX + 32];
 	struct region *r;
 	int rc;
 

@@ -9,8 +9,6 @@
 
 #include "ioregiond.h"
 
-#define SERVER_DEFAULT_SOCKET "/run/ioregiond/control.sock"
-
 /* Serves until SIGTERM or SIGINT; returns the exit status. */
 int server_run(struct ioregiond *d, const char *socket_path);
 

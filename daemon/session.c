@@ -14,11 +14,6 @@
 #include "stats.h"
 #include "vm.h"
 
-#define SESSION_CAPABILITIES                                              \
-	(IOR__CAPABILITY__CAP_POSTED_WRITES | IOR__CAPABILITY__CAP_EVENTS |   \
-	 IOR__CAPABILITY__CAP_RELOAD | IOR__CAPABILITY__CAP_PLUG |            \
-	 IOR__CAPABILITY__CAP_SHARED_DEVICES)
-
 static void session_on_read(evutil_socket_t fd, short what, void *arg);
 static void session_on_write(evutil_socket_t fd, short what, void *arg);
 static void session_drop(struct session *s, const char *why);
@@ -342,7 +337,7 @@ static void session_hello(struct session *s, uint32_t id, const Ior__Hello *h)
 	reply.major = IOR_CONTROL_MAJOR;
 	reply.minor = IOR_CONTROL_MINOR;
 	reply.daemon_version = (char *)PACKAGE_VERSION;
-	reply.capabilities = SESSION_CAPABILITIES;
+	reply.capabilities = control_capability_mask();
 	reply.admin = s->admin;
 	msg.id = id;
 	msg.body_case = IOR__SERVER_MESSAGE__BODY_HELLO;

@@ -44,8 +44,8 @@ struct session {
 	struct session_peer peer;
 	bool greeted, admin, subscribed;
 	bool closing;		/* close once the queue is sent */
-	char client_name[IOR_NAME_MAX + 1];
-	char vm_name[IOR_NAME_MAX + 1];	/* empty: attached as no VM */
+	char client_name[IOREGION_NAME_MAX + 1];
+	char vm_name[IOREGION_NAME_MAX + 1];	/* empty: attached as no VM */
 	unsigned int strikes;
 	STAILQ_HEAD(, session_packet) queue;
 	unsigned int queued;

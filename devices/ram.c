@@ -85,7 +85,7 @@ static int dev_ram_read(struct device *dev, unsigned int requester,
 	if (!dev_ram_inside(ram, offset, size))
 		return -1;
 	*value = (device_load(ram->mem + offset, size) ^ ram->fill) &
-		 device_size_mask(size);
+		 ioregion_size_mask(size);
 	return 0;
 }
 

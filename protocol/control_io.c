@@ -124,6 +124,25 @@ ssize_t control_recv(int sock, void *buf, size_t len, int *fd, int flags)
 	return n;
 }
 
+const struct control_capability control_capabilities[] = {
+	{ IOR__CAPABILITY__CAP_POSTED_WRITES, "posted-writes" },
+	{ IOR__CAPABILITY__CAP_EVENTS, "events" },
+	{ IOR__CAPABILITY__CAP_RELOAD, "reload" },
+	{ IOR__CAPABILITY__CAP_PLUG, "plug" },
+	{ IOR__CAPABILITY__CAP_SHARED_DEVICES, "shared-devices" },
+	{ IOR__CAPABILITY__CAP_NONE, NULL },
+};
+
+uint32_t control_capability_mask(void)
+{
+	const struct control_capability *c;
+	uint32_t mask = 0;
+
+	for (c = control_capabilities; c->name; c++)
+		mask |= (uint32_t)c->bit;
+	return mask;
+}
+
 bool control_name_valid(const char *name)
 {
 	size_t i, len;
@@ -131,7 +150,7 @@ bool control_name_valid(const char *name)
 	if (!name)
 		return false;
 	len = strlen(name);
-	if (len == 0 || len > IOR_NAME_MAX)
+	if (len == 0 || len > IOREGION_NAME_MAX)
 		return false;
 	for (i = 0; i < len; i++) {
 		char c = name[i];

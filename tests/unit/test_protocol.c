@@ -92,7 +92,7 @@ static void test_check_each_defect(void **state)
 
 static void test_names(void **state)
 {
-	char longname[IOR_NAME_MAX + 2];
+	char longname[IOREGION_NAME_MAX + 2];
 
 	assert_true(control_name_valid("vm0"));
 	assert_true(control_name_valid("a.b_c-D9"));
@@ -102,10 +102,10 @@ static void test_names(void **state)
 	assert_false(control_name_valid("a b"));
 	assert_false(control_name_valid("caf\xc3\xa9"));
 	memset(longname, 'x', sizeof(longname));
-	longname[IOR_NAME_MAX] = '\0';
+	longname[IOREGION_NAME_MAX] = '\0';
 	assert_true(control_name_valid(longname));
-	longname[IOR_NAME_MAX] = 'x';
-	longname[IOR_NAME_MAX + 1] = '\0';
+	longname[IOREGION_NAME_MAX] = 'x';
+	longname[IOREGION_NAME_MAX + 1] = '\0';
 	assert_false(control_name_valid(longname));
 }
 
