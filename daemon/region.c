@@ -10,6 +10,9 @@
 #include "notify.h"
 
 static void region_device_log(void *ctx, int level, const char *fmt,
+			      va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void region_device_log(void *ctx, int level, const char *fmt,
 			      va_list ap)
 {
 	struct region *r = ctx;
