@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "control_io.h"
 #include "harness.h"
 
 const char *harness_binary(void)
@@ -295,4 +297,47 @@ void harness_assert_default_vms_alive(const struct harness_daemon *hd)
 		free(regions);
 		ioregion_client_free(c);
 	}
+}
+
+int harness_raw_connect(const struct harness_daemon *hd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	strcpy(sa.sun_path, hd->socket);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+int harness_raw_reply(int fd)
+{
+	static uint8_t buf[IOR_CONTROL_MAX_PACKET];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	Ior__ServerMessage *m;
+	ssize_t n;
+	int code;
+
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n <= 0)
+		return -1;
+	m = ior__server_message__unpack(NULL, (size_t)n, buf);
+	assert_non_null(m);
+	code = m->body_case == IOR__SERVER_MESSAGE__BODY_ERROR ? m->error->code : 0;
+	ior__server_message__free_unpacked(m, NULL);
+	return code;
+}
+
+void harness_raw_hello(int fd, unsigned int major, const char *vm)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__Hello hello = IOR__HELLO__INIT;
+
+	hello.major = major;
+	hello.client_name = "raw";
+	hello.vm_name = (char *)vm;
+	req.id = 1;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_HELLO;
+	req.hello = &hello;
+	assert_int_equal(control_send(fd, &req.base, -1), 0);
 }

@@ -143,51 +143,11 @@ static void test_uart_stdout_stalled(void **state)
 	close(pipefd[0]);
 }
 
-/* Raw packets on the control socket, bypassing libioregion. */
-static int raw_connect(const struct harness_daemon *hd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-
-	strcpy(sa.sun_path, hd->socket);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-/* Waits for one reply; returns its Error code, 0 for another reply, -1 if
- * the daemon closed the connection. */
-static int raw_reply(int fd)
-{
-	static uint8_t buf[IOR_CONTROL_MAX_PACKET];
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	Ior__ServerMessage *m;
-	ssize_t n;
-	int code;
-
-	assert_int_equal(poll(&pfd, 1, 5000), 1);
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n <= 0)
-		return -1;
-	m = ior__server_message__unpack(NULL, (size_t)n, buf);
-	assert_non_null(m);
-	code = m->body_case == IOR__SERVER_MESSAGE__BODY_ERROR ? m->error->code : 0;
-	ior__server_message__free_unpacked(m, NULL);
-	return code;
-}
-
+/* Hello as vm, answered. */
 static void raw_hello(int fd, const char *vm)
 {
-	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
-	Ior__Hello hello = IOR__HELLO__INIT;
-
-	hello.major = IOR_CONTROL_MAJOR;
-	hello.client_name = "raw";
-	hello.vm_name = (char *)vm;
-	req.id = 1;
-	req.body_case = IOR__CLIENT_MESSAGE__BODY_HELLO;
-	req.hello = &hello;
-	assert_int_equal(control_send(fd, &req.base, -1), 0);
-	assert_int_equal(raw_reply(fd), 0);
+	harness_raw_hello(fd, IOR_CONTROL_MAJOR, vm);
+	assert_int_equal(harness_raw_reply(fd), 0);
 }
 
 /* A ListRegions request, packed. */
@@ -239,17 +199,17 @@ static void test_too_many_fds(void **state)
 
 	harness_start(&hd, NULL);
 	before = harness_fd_count_settled(&hd);
-	fd = raw_connect(&hd);
+	fd = harness_raw_connect(&hd);
 	raw_hello(fd, "vm0");
 	for (i = 0; i < 12; i++) {
 		raw_send_with_fds(fd, 6);
-		assert_int_equal(raw_reply(fd), ETOOMANYREFS);
+		assert_int_equal(harness_raw_reply(fd), ETOOMANYREFS);
 	}
 	/* A few descriptors with a request that takes none are closed. */
 	raw_send_with_fds(fd, 2);
-	assert_int_equal(raw_reply(fd), 0);
+	assert_int_equal(harness_raw_reply(fd), 0);
 	assert_int_equal(send(fd, req, raw_list_request(req), 0) > 0, 1);
-	assert_int_equal(raw_reply(fd), 0);
+	assert_int_equal(harness_raw_reply(fd), 0);
 	close(fd);
 	harness_wait_fd_count(&hd, before);
 	harness_stop(&hd);
@@ -263,14 +223,14 @@ static void test_empty_packet(void **state)
 	int fd;
 
 	harness_start(&hd, NULL);
-	fd = raw_connect(&hd);
+	fd = harness_raw_connect(&hd);
 	assert_int_equal(send(fd, "", 0, 0), 0);
-	assert_int_equal(raw_reply(fd), EBADMSG);
+	assert_int_equal(harness_raw_reply(fd), EBADMSG);
 	raw_hello(fd, "vm0");
 	assert_int_equal(send(fd, "", 0, 0), 0);
-	assert_int_equal(raw_reply(fd), EBADMSG);
+	assert_int_equal(harness_raw_reply(fd), EBADMSG);
 	assert_int_equal(send(fd, req, raw_list_request(req), 0) > 0, 1);
-	assert_int_equal(raw_reply(fd), 0);
+	assert_int_equal(harness_raw_reply(fd), 0);
 	close(fd);
 	harness_stop(&hd);
 }
@@ -394,7 +354,7 @@ static void test_idle_connections(void **state)
 	harness_start(&hd, config);
 	before = harness_fd_count_settled(&hd);
 	for (i = 0; i < IDLE; i++)
-		idle[i] = raw_connect(&hd);
+		idle[i] = harness_raw_connect(&hd);
 	c = harness_connect(&hd, "vm0");
 	fd = harness_open(c, "ram0");
 	harness_write(fd, 0, 4, 7);
