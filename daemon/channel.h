@@ -26,7 +26,9 @@ struct region;
 struct vm;
 
 struct channel_counters {
-	uint64_t reads, writes, posted, errors, batches;
+#define CHANNEL_COUNTER(name, column) uint64_t name;
+	IOREGION_COUNTERS(CHANNEL_COUNTER)
+#undef CHANNEL_COUNTER
 };
 
 struct channel {

@@ -21,19 +21,24 @@ TAILQ_HEAD(region_list, region);
 TAILQ_HEAD(vm_list, vm);
 TAILQ_HEAD(session_list, session);
 
-/* Daemon-wide counters, reported by Stats. */
+/* Daemon-wide counters, reported by Stats under these names. */
+#define IOREGIOND_COUNTERS(X)                                             \
+	X(sessions_accepted)                                              \
+	X(sessions_refused)	/* over max_clients or the uid's share */ \
+	X(sessions_evicted)	/* oldest pending, to make room */        \
+	X(sessions_timed_out)	/* no hello in time */                    \
+	X(control_errors)	/* malformed or refused requests */       \
+	X(control_disconnects)	/* clients dropped for misbehaving */     \
+	X(access_denied)                                                  \
+	X(reloads)                                                        \
+	X(reload_failures)                                                \
+	X(regions_opened)                                                 \
+	X(regions_closed)
+
 struct ioregiond_counters {
-	uint64_t sessions_accepted;
-	uint64_t sessions_refused;	/* over max_clients or the uid's share */
-	uint64_t sessions_evicted;	/* oldest pending, to make room */
-	uint64_t sessions_timed_out;	/* no hello in time */
-	uint64_t control_errors;	/* malformed or refused requests */
-	uint64_t control_disconnects;	/* clients dropped for misbehaving */
-	uint64_t access_denied;
-	uint64_t reloads;
-	uint64_t reload_failures;
-	uint64_t regions_opened;
-	uint64_t regions_closed;
+#define IOREGIOND_COUNTER(name) uint64_t name;
+	IOREGIOND_COUNTERS(IOREGIOND_COUNTER)
+#undef IOREGIOND_COUNTER
 };
 
 struct ioregiond {

@@ -60,11 +60,9 @@ static Ior__RegionStats *stats_region(const struct channel *ch)
 		return NULL;
 	ior__region_stats__init(rs);
 	rs->name = (char *)ch->region_name;
-	rs->reads = ch->counters.reads;
-	rs->writes = ch->counters.writes;
-	rs->posted = ch->counters.posted;
-	rs->errors = ch->counters.errors;
-	rs->batches = ch->counters.batches;
+#define STATS_REGION(name, column) rs->name = ch->counters.name;
+	IOREGION_COUNTERS(STATS_REGION)
+#undef STATS_REGION
 	rs->open = channel_is_open(ch);
 	if (ch->region && ch->region->dev->ops->stats)
 		ch->region->dev->ops->stats(ch->region->dev, stats_counter_add,
@@ -104,11 +102,9 @@ static Ior__VmStats *stats_vm(const struct vm *vm)
 	ior__vm_stats__init(vs);
 	vm_sum(vm, &sum);
 	vs->name = (char *)vm->name;
-	vs->reads = sum.reads;
-	vs->writes = sum.writes;
-	vs->posted = sum.posted;
-	vs->errors = sum.errors;
-	vs->batches = sum.batches;
+#define STATS_VM(name, column) vs->name = sum.name;
+	IOREGION_COUNTERS(STATS_VM)
+#undef STATS_VM
 	TAILQ_FOREACH(ch, &vm->channels, vm_link)
 		n++;
 	vs->regions = calloc(n + 1, sizeof(*vs->regions));
@@ -134,17 +130,9 @@ static int stats_daemon(struct ioregiond *d, Ior__StatsReply *reply)
 	struct stats_counters out = { 0 };
 
 	stats_counter_add(&out, "sessions", d->nsessions);
-	stats_counter_add(&out, "sessions_accepted", c->sessions_accepted);
-	stats_counter_add(&out, "sessions_refused", c->sessions_refused);
-	stats_counter_add(&out, "sessions_evicted", c->sessions_evicted);
-	stats_counter_add(&out, "sessions_timed_out", c->sessions_timed_out);
-	stats_counter_add(&out, "control_errors", c->control_errors);
-	stats_counter_add(&out, "control_disconnects", c->control_disconnects);
-	stats_counter_add(&out, "access_denied", c->access_denied);
-	stats_counter_add(&out, "reloads", c->reloads);
-	stats_counter_add(&out, "reload_failures", c->reload_failures);
-	stats_counter_add(&out, "regions_opened", c->regions_opened);
-	stats_counter_add(&out, "regions_closed", c->regions_closed);
+#define STATS_DAEMON(name) stats_counter_add(&out, #name, c->name);
+	IOREGIOND_COUNTERS(STATS_DAEMON)
+#undef STATS_DAEMON
 	reply->daemon = out.items;
 	reply->n_daemon = out.n;
 	return out.oom ? -1 : 0;

@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,8 +13,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "control_io.h"
 #include "libioregion.h"
@@ -488,51 +487,114 @@ int ioregion_client_next_event(struct ioregion_client *c,
 	return 1;
 }
 
-static json_t *client_counters_json(Ior__Counter **items, size_t n)
-{
-	json_t *obj = json_object();
-	size_t i;
+/* A growing JSON text: the stats document is written out by hand, so the
+ * library needs no JSON library. */
+struct client_json {
+	char *text;
+	size_t len, cap;
+	bool oom;
+};
 
-	for (i = 0; i < n; i++)
-		json_object_set_new(obj, items[i]->name,
-				    json_integer((json_int_t)items[i]->value));
-	return obj;
+static void client_json_put(struct client_json *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void client_json_put(struct client_json *j, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = j->oom ? 0 : vsnprintf(j->text + j->len, j->cap - j->len,
+					   fmt, ap);
+		va_end(ap);
+		if (j->oom || n < 0 || (size_t)n < j->cap - j->len)
+			break;
+		j->cap = 2 * (j->cap + (size_t)n);
+		if (!(j->text = realloc(j->text, j->cap)))
+			j->oom = true;
+	}
+	if (!j->oom && n > 0)
+		j->len += (size_t)n;
 }
 
-static json_t *client_stats_json(const Ior__StatsReply *s)
+/* A string, escaped. */
+static void client_json_string(struct client_json *j, const char *s)
 {
-	json_t *root = json_object(), *vms = json_array();
-	size_t i, j;
-
-	for (i = 0; i < s->n_vms; i++) {
-		const Ior__VmStats *v = s->vms[i];
-		json_t *regions = json_array();
-
-		for (j = 0; j < v->n_regions; j++) {
-			const Ior__RegionStats *r = v->regions[j];
-
-			json_array_append_new(regions, json_pack(
-				"{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o}",
-				"name", r->name, "open", r->open,
-				"reads", (json_int_t)r->reads,
-				"writes", (json_int_t)r->writes,
-				"posted", (json_int_t)r->posted,
-				"errors", (json_int_t)r->errors,
-				"batches", (json_int_t)r->batches,
-				"device", client_counters_json(r->device, r->n_device)));
-		}
-		json_array_append_new(vms, json_pack(
-			"{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "name", v->name,
-			"reads", (json_int_t)v->reads,
-			"writes", (json_int_t)v->writes,
-			"posted", (json_int_t)v->posted,
-			"errors", (json_int_t)v->errors,
-			"batches", (json_int_t)v->batches, "regions", regions));
+	client_json_put(j, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			client_json_put(j, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			client_json_put(j, "\\u%04x", (unsigned char)*s);
+		else
+			client_json_put(j, "%c", *s);
 	}
-	json_object_set_new(root, "vms", vms);
-	json_object_set_new(root, "daemon",
-			    client_counters_json(s->daemon, s->n_daemon));
-	return root;
+	client_json_put(j, "\"");
+}
+
+static void client_json_counters(struct client_json *j, Ior__Counter **items,
+				 size_t n)
+{
+	size_t i;
+
+	client_json_put(j, "{");
+	for (i = 0; i < n; i++) {
+		client_json_put(j, i ? "," : "");
+		client_json_string(j, items[i]->name);
+		client_json_put(j, ":%" PRIu64, items[i]->value);
+	}
+	client_json_put(j, "}");
+}
+
+#define CLIENT_JSON_COUNTER(name, column) \
+	client_json_put(j, ",\"" #name "\":%" PRIu64, (uint64_t)x->name);
+
+static void client_json_region(struct client_json *j,
+			       const Ior__RegionStats *x)
+{
+	client_json_put(j, "{\"name\":");
+	client_json_string(j, x->name);
+	client_json_put(j, ",\"open\":%s", x->open ? "true" : "false");
+	IOREGION_COUNTERS(CLIENT_JSON_COUNTER)
+	client_json_put(j, ",\"device\":");
+	client_json_counters(j, x->device, x->n_device);
+	client_json_put(j, "}");
+}
+
+static void client_json_vm(struct client_json *j, const Ior__VmStats *x)
+{
+	size_t i;
+
+	client_json_put(j, "{\"name\":");
+	client_json_string(j, x->name);
+	IOREGION_COUNTERS(CLIENT_JSON_COUNTER)
+	client_json_put(j, ",\"regions\":[");
+	for (i = 0; i < x->n_regions; i++) {
+		client_json_put(j, i ? "," : "");
+		client_json_region(j, x->regions[i]);
+	}
+	client_json_put(j, "]}");
+}
+
+static char *client_stats_json(const Ior__StatsReply *s)
+{
+	struct client_json j = { 0 };
+	size_t i;
+
+	client_json_put(&j, "{\"vms\":[");
+	for (i = 0; i < s->n_vms; i++) {
+		client_json_put(&j, i ? "," : "");
+		client_json_vm(&j, s->vms[i]);
+	}
+	client_json_put(&j, "],\"daemon\":");
+	client_json_counters(&j, s->daemon, s->n_daemon);
+	client_json_put(&j, "}");
+	if (j.oom) {
+		free(j.text);
+		return NULL;
+	}
+	return j.text;
 }
 
 int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
@@ -541,7 +603,6 @@ int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
 	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
 	Ior__StatsRequest stats = IOR__STATS_REQUEST__INIT;
 	Ior__ServerMessage *m;
-	json_t *root;
 	int rc;
 
 	*json = NULL;
@@ -551,9 +612,7 @@ int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
 	rc = client_call(c, &req, &m, NULL);
 	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_STATS)) < 0)
 		return rc;
-	root = client_stats_json(m->stats);
+	*json = client_stats_json(m->stats);
 	ior__server_message__free_unpacked(m, NULL);
-	*json = root ? json_dumps(root, JSON_COMPACT) : NULL;
-	json_decref(root);
 	return *json ? 0 : -ENOMEM;
 }

@@ -85,7 +85,16 @@ int ioregion_client_subscribe(struct ioregion_client *c);
 int ioregion_client_next_event(struct ioregion_client *c,
 			       struct ioregion_event *ev);
 
-/* Admin requests. Stats come back as a JSON document the caller frees. */
+/* The data-path counters of every region and VM, as ioregion_client_stats
+ * names them and ioregionctl stats shows them: X(name, column). */
+#define IOREGION_COUNTERS(X)                                              \
+	X(reads, "READS") X(writes, "WRITES") X(posted, "POSTED")         \
+	X(batches, "BATCHES") X(errors, "ERRORS")
+
+/* Admin requests. Stats come back as a JSON document the caller frees:
+ * {"vms": [{"name", IOREGION_COUNTERS..., "regions": [{"name", "open",
+ * IOREGION_COUNTERS..., "device": {counter: value}}]}], "daemon":
+ * {counter: value}}. */
 int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
 			  char **json);
 int ioregion_client_reload(struct ioregion_client *c);
