@@ -12,8 +12,7 @@
 #include <sys/types.h>
 
 #include "control.pb-c.h"
-/* The public facts (name limit, socket path) are libioregion.h's. */
-#include "libioregion.h"
+#include "ioregion_common.h"
 
 #define IOR_CONTROL_MAJOR 1
 #define IOR_CONTROL_MINOR 1

@@ -18,12 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ioregion_common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define IOREGION_DEFAULT_SOCKET "/run/ioregiond/control.sock"
-#define IOREGION_NAME_MAX 64
 
 enum ioregion_bus { IOREGION_BUS_MMIO = 0, IOREGION_BUS_PIO = 1 };
 
@@ -84,12 +84,6 @@ int ioregion_client_subscribe(struct ioregion_client *c);
  * (-ECONNRESET when the daemon went away). */
 int ioregion_client_next_event(struct ioregion_client *c,
 			       struct ioregion_event *ev);
-
-/* The data-path counters of every region and VM, as ioregion_client_stats
- * names them and ioregionctl stats shows them: X(name, column). */
-#define IOREGION_COUNTERS(X)                                              \
-	X(reads, "READS") X(writes, "WRITES") X(posted, "POSTED")         \
-	X(batches, "BATCHES") X(errors, "ERRORS")
 
 /* Admin requests. Stats come back as a JSON document the caller frees:
  * {"vms": [{"name", IOREGION_COUNTERS..., "regions": [{"name", "open",
