@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "log.h"
 #include "notify.h"
 
 struct region;
@@ -56,6 +57,7 @@ struct ioregiond {
 	bool socket_has_gid;
 	struct ioregiond_counters counters;
 	notify_fn *notify;		/* the listener of notify.h */
+	struct log_ratelimit refusals;	/* access refusals logged */
 };
 
 #endif

@@ -270,8 +270,13 @@ static void session_strike(struct session *s, uint32_t id, int code,
 static void session_refuse(struct session *s, uint32_t id, int code,
 			   const char *why)
 {
-	if (code == EACCES || code == EPERM)
+	if (code == EACCES || code == EPERM) {
 		s->d->counters.access_denied++;
+		log_limited(&s->d->refusals, LOG_WARNING,
+			    "client %s (pid %d, uid %u): refused: %s",
+			    s->client_name[0] ? s->client_name : "?",
+			    (int)s->peer.pid, (unsigned int)s->peer.uid, why);
+	}
 	s->d->counters.control_errors++;
 	session_reply_error(s, id, code, why);
 }

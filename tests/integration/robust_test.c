@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -551,6 +554,48 @@ static void test_plug_big_ram(void **state)
 	harness_stop(&hd);
 }
 
+/* A client of a uid that is neither root, the daemon's, nor in the
+ * socket's group is refused, counted and logged with its uid. Runs as root
+ * (it needs another uid); the socket is opened to everyone so that the
+ * daemon, not the file mode, is what refuses. */
+static void test_other_uid_refused(void **state)
+{
+	const uid_t nobody = 65534;
+	struct harness_daemon hd;
+	struct ioregion_client *c;
+	char cmd[256];
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0)
+		skip();
+	harness_start(&hd, NULL);
+	assert_int_equal(chmod(hd.socket, 0666), 0);
+	assert_int_equal(chmod(hd.dir, 0755), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc;
+
+		c = NULL;
+		if (setgroups(0, NULL) < 0 || setgid(nobody) < 0 ||
+		    setuid(nobody) < 0)
+			_exit(2);
+		rc = ioregion_client_connect(hd.socket, "intruder", "vm0", &c);
+		_exit(rc == -EACCES ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	c = harness_connect(&hd, NULL);
+	ioregion_client_free(c);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q 'uid %u): refused: uid %u may not attach as VM \"vm0\"' %s",
+		 (unsigned int)nobody, (unsigned int)nobody, hd.log);
+	assert_int_equal(system(cmd), 0);
+	harness_stop(&hd);
+}
+
 /* Validating a config leaves no trace: the UART's output file is created
  * by the daemon's first line, not by --check-config. */
 static void test_check_config_creates_nothing(void **state)
@@ -591,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_reload_same_meaning),
 		cmocka_unit_test(test_plug_big_ram),
 		cmocka_unit_test(test_check_config_creates_nothing),
+		cmocka_unit_test(test_other_uid_refused),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
