@@ -3,9 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "output.h"
@@ -16,6 +20,7 @@ struct output {
 	pthread_t thread;
 	bool started, stop;
 	int fd;			/* -1 until path is opened */
+	int stop_fd;		/* eventfd: wakes the writer to stop */
 	bool own_fd;
 	char *path;
 	uint8_t *buf;
@@ -36,7 +41,7 @@ static struct output *output_alloc(size_t capacity)
 		return NULL;
 	}
 	o->cap = capacity;
-	o->fd = -1;
+	o->fd = o->stop_fd = -1;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->wake, NULL);
 	return o;
@@ -75,52 +80,80 @@ static void output_fail(struct output *o, int err)
 	o->head = o->len = 0;
 }
 
-/* Blocking writes happen here, and only here: cancellation is allowed in
- * them alone, so output_free can end a thread stuck on a stalled reader. */
-static ssize_t output_write_out(int fd, const void *p, size_t n)
+/* Monotonic milliseconds, for the drain deadline. */
+static int64_t output_now_ms(void)
 {
-	int old;
-	ssize_t w;
+	struct timespec ts;
 
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
-	w = write(fd, p, n);
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	return w;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Waits until fd takes a write or the output is told to stop (then only
+ * until the drain deadline). Returns true when fd is writable. */
+static bool output_wait_writable(struct output *o, bool stopping,
+				 int64_t deadline)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = o->fd, .events = POLLOUT },
+		{ .fd = o->stop_fd, .events = POLLIN },
+	};
+	int timeout = -1;
+
+	if (stopping) {
+		timeout = (int)(deadline - output_now_ms());
+		if (timeout <= 0)
+			return false;
+	}
+	return poll(pfd, stopping ? 1 : 2, timeout) > 0 &&
+	       (pfd[0].revents & (POLLOUT | POLLERR | POLLHUP));
+}
+
+/* The writer. Each write is at most PIPE_BUF bytes and waits for POLLOUT
+ * first, so it does not block for long on a stalled reader; the wait
+ * itself wakes on stop_fd, so output_free never waits on a reader. */
 static void *output_run(void *arg)
 {
 	struct output *o = arg;
-	int old;
+	int64_t deadline = 0;
+	bool stopping = false;
 
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		size_t chunk;
-		ssize_t w;
+		ssize_t w = -1;
 
 		while (o->len == 0 && !o->stop)
 			pthread_cond_wait(&o->wake, &o->lock);
+		if (o->stop && !stopping) {
+			stopping = true;
+			deadline = output_now_ms() + OUTPUT_DRAIN_MS;
+		}
 		if (o->len == 0)
 			break;
 		if (o->fd < 0) {
-			pthread_mutex_unlock(&o->lock);
 			o->fd = open(o->path, O_WRONLY | O_APPEND | O_CREAT |
-					      O_CLOEXEC, 0644);
-			pthread_mutex_lock(&o->lock);
+					      O_CLOEXEC | O_NONBLOCK, 0644);
 			if (o->fd < 0) {
 				output_fail(o, errno);
 				continue;
 			}
 		}
 		chunk = o->cap - o->head < o->len ? o->cap - o->head : o->len;
+		if (chunk > PIPE_BUF)
+			chunk = PIPE_BUF;
 		pthread_mutex_unlock(&o->lock);
-		w = output_write_out(o->fd, o->buf + o->head, chunk);
+		if (output_wait_writable(o, stopping, deadline))
+			w = write(o->fd, o->buf + o->head, chunk);
+		else
+			errno = stopping ? ETIMEDOUT : EAGAIN;
 		pthread_mutex_lock(&o->lock);
-		if (w < 0 && errno == EINTR)
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (w < 0) {
 			output_fail(o, errno);
+			if (stopping)
+				break;
 			continue;
 		}
 		o->head = (o->head + (size_t)w) % o->cap;
@@ -130,6 +163,19 @@ static void *output_run(void *arg)
 	return NULL;
 }
 
+static bool output_start(struct output *o)
+{
+	o->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (o->stop_fd < 0)
+		return false;
+	if (pthread_create(&o->thread, NULL, output_run, o) != 0) {
+		close(o->stop_fd);
+		o->stop_fd = -1;
+		return false;
+	}
+	return true;
+}
+
 int output_write(struct output *o, const void *data, size_t len)
 {
 	size_t tail, first;
@@ -137,9 +183,9 @@ int output_write(struct output *o, const void *data, size_t len)
 
 	pthread_mutex_lock(&o->lock);
 	if (!o->started) {
-		o->started = pthread_create(&o->thread, NULL, output_run, o) == 0;
+		o->started = output_start(o);
 		if (!o->started)
-			output_fail(o, EAGAIN);
+			output_fail(o, errno ? errno : EAGAIN);
 	}
 	if (!o->started || len > o->cap - o->len) {
 		o->dropped += len;
@@ -179,25 +225,17 @@ int output_take_error(struct output *o)
 
 void output_free(struct output *o)
 {
-	struct timespec deadline;
-
 	if (!o)
 		return;
 	if (o->started) {
+		/* What is queued gets OUTPUT_DRAIN_MS to go out. */
 		pthread_mutex_lock(&o->lock);
 		o->stop = true;
 		pthread_cond_signal(&o->wake);
 		pthread_mutex_unlock(&o->lock);
-		/* What is queued gets a moment to go out; a reader that
-		 * stalls longer loses it. */
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += OUTPUT_DRAIN_MS * 1000000L;
-		deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-		deadline.tv_nsec %= 1000000000L;
-		if (pthread_timedjoin_np(o->thread, NULL, &deadline) != 0) {
-			pthread_cancel(o->thread);
-			pthread_join(o->thread, NULL);
-		}
+		eventfd_write(o->stop_fd, 1);
+		pthread_join(o->thread, NULL);
+		close(o->stop_fd);
 	}
 	if (o->own_fd && o->fd >= 0)
 		close(o->fd);

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* How long output_free waits for queued output to go out. */
+/* How long output_free lets queued output go out before dropping it. */
 #define OUTPUT_DRAIN_MS 200
 
 struct output;
