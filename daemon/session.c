@@ -527,7 +527,7 @@ static void session_stats(struct session *s, uint32_t id,
 		session_refuse(s, id, EACCES, "only admins see other VMs' stats");
 		return;
 	}
-	reply = stats_build(s->d, vm);
+	reply = stats_build(s->d, vm, req->offset);
 	if (!reply) {
 		session_reply_error(s, id, ENOMEM, "out of memory");
 		return;

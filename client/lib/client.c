@@ -562,33 +562,42 @@ static void client_json_region(struct client_json *j,
 	client_json_put(j, "}");
 }
 
-static void client_json_vm(struct client_json *j, const Ior__VmStats *x)
+/* A VM's name and totals, opening its region list. */
+static void client_json_vm_open(struct client_json *j, const Ior__VmStats *x)
 {
-	size_t i;
-
 	client_json_put(j, "{\"name\":");
 	client_json_string(j, x->name);
 	IOREGION_COUNTERS(CLIENT_JSON_COUNTER)
 	client_json_put(j, ",\"regions\":[");
-	for (i = 0; i < x->n_regions; i++) {
-		client_json_put(j, i ? "," : "");
-		client_json_region(j, x->regions[i]);
-	}
-	client_json_put(j, "]}");
 }
 
-static char *client_stats_json(const Ior__StatsReply *s)
+/* The pages as one document: a VM cut between two pages is one VM. */
+static char *client_stats_json(Ior__StatsReply *const *pages, size_t npages)
 {
 	struct client_json j = { 0 };
-	size_t i;
+	const char *open_vm = NULL;
+	size_t p, v, r, nregions = 0;
 
 	client_json_put(&j, "{\"vms\":[");
-	for (i = 0; i < s->n_vms; i++) {
-		client_json_put(&j, i ? "," : "");
-		client_json_vm(&j, s->vms[i]);
+	for (p = 0; p < npages; p++) {
+		for (v = 0; v < pages[p]->n_vms; v++) {
+			const Ior__VmStats *vs = pages[p]->vms[v];
+
+			if (!open_vm || strcmp(open_vm, vs->name)) {
+				client_json_put(&j, open_vm ? "]}," : "");
+				client_json_vm_open(&j, vs);
+				open_vm = vs->name;
+				nregions = 0;
+			}
+			for (r = 0; r < vs->n_regions; r++) {
+				client_json_put(&j, nregions++ ? "," : "");
+				client_json_region(&j, vs->regions[r]);
+			}
+		}
 	}
-	client_json_put(&j, "],\"daemon\":");
-	client_json_counters(&j, s->daemon, s->n_daemon);
+	client_json_put(&j, open_vm ? "]}],\"daemon\":" : "],\"daemon\":");
+	client_json_counters(&j, pages[npages - 1]->daemon,
+			     pages[npages - 1]->n_daemon);
 	client_json_put(&j, "}");
 	if (j.oom) {
 		free(j.text);
@@ -597,22 +606,63 @@ static char *client_stats_json(const Ior__StatsReply *s)
 	return j.text;
 }
 
-int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
-			  char **json)
+/* One page of the stats from offset on, appended to *pages. Returns the
+ * records the whole reply has, or -errno. */
+static int client_stats_page(struct ioregion_client *c, const char *vm_name,
+			     uint32_t offset, Ior__ServerMessage ***pages,
+			     size_t *npages, size_t *records)
 {
 	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
 	Ior__StatsRequest stats = IOR__STATS_REQUEST__INIT;
-	Ior__ServerMessage *m;
+	Ior__ServerMessage *m, **more;
+	size_t v, got = 0;
 	int rc;
 
-	*json = NULL;
 	stats.vm_name = (char *)vm_name;
+	stats.has_offset = offset > 0;
+	stats.offset = offset;
 	req.body_case = IOR__CLIENT_MESSAGE__BODY_STATS;
 	req.stats = &stats;
 	rc = client_call(c, &req, &m, NULL);
 	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_STATS)) < 0)
 		return rc;
-	*json = client_stats_json(m->stats);
-	ior__server_message__free_unpacked(m, NULL);
+	more = realloc(*pages, (*npages + 1) * sizeof(**pages));
+	if (!more) {
+		ior__server_message__free_unpacked(m, NULL);
+		return -ENOMEM;
+	}
+	*pages = more;
+	more[(*npages)++] = m;
+	for (v = 0; v < m->stats->n_vms; v++)
+		got += m->stats->vms[v]->n_regions;
+	*records += got;
+	/* A page that brings nothing ends the reply, whatever total says. */
+	return m->stats->has_total && got ? (int)m->stats->total : (int)*records;
+}
+
+int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
+			  char **json)
+{
+	Ior__ServerMessage **pages = NULL;
+	Ior__StatsReply **replies;
+	size_t npages = 0, records = 0, p;
+	int total;
+
+	*json = NULL;
+	do {
+		total = client_stats_page(c, vm_name, (uint32_t)records, &pages,
+					  &npages, &records);
+	} while (total > 0 && records < (size_t)total);
+	replies = total < 0 ? NULL : calloc(npages, sizeof(*replies));
+	for (p = 0; replies && p < npages; p++)
+		replies[p] = pages[p]->stats;
+	if (replies)
+		*json = client_stats_json(replies, npages);
+	for (p = 0; p < npages; p++)
+		ior__server_message__free_unpacked(pages[p], NULL);
+	free(pages);
+	free(replies);
+	if (total < 0)
+		return total;
 	return *json ? 0 : -ENOMEM;
 }

@@ -320,6 +320,60 @@ static void test_list_4096_regions(void **state)
 	harness_stop(&hd);
 }
 
+/* Stats of more regions than one packet holds come whole, in pages. */
+static void test_stats_many_regions(void **state)
+{
+	enum { N = 4000 };
+	struct harness_daemon hd;
+	struct ioregion_client *admin, *vm0;
+	char *json = malloc(N * 160 + 64), *text, cmd[512], line[512], name[32];
+	json_t *root, *vms, *regions;
+	size_t off;
+	int i, lines = 0;
+	FILE *p;
+
+	off = (size_t)sprintf(json, "{ \"regions\": [\n");
+	for (i = 0; i < N; i++)
+		off += (size_t)sprintf(json + off,
+				       "%s{\"name\":\"region-number-%04d\",\"device\":\"ram\","
+				       "\"bus\":\"mmio\",\"address\":%d,\"size\":16,"
+				       "\"vms\":[\"vm0\"]}\n", i ? "," : "", i, 4096 + 16 * i);
+	strcpy(json + off, "] }\n");
+	harness_start(&hd, json);
+	free(json);
+	vm0 = harness_connect(&hd, "vm0");
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "region-number-%04d", i);
+		close(harness_open(vm0, name));
+	}
+	admin = harness_connect(&hd, NULL);
+	assert_int_equal(ioregion_client_stats(admin, NULL, &text), 0);
+	root = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(root);
+	vms = json_object_get(root, "vms");
+	assert_int_equal(json_array_size(vms), 1);
+	regions = json_object_get(json_array_get(vms, 0), "regions");
+	assert_int_equal(json_array_size(regions), N);
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(regions, N - 1), "name")), "region-number-3999");
+	assert_non_null(json_object_get(json_object_get(root, "daemon"),
+					"regions_opened"));
+	json_decref(root);
+	snprintf(cmd, sizeof(cmd), "%s/ioregionctl -s %s stats",
+		 getenv("TOP_BUILDDIR") ? getenv("TOP_BUILDDIR") : ".",
+		 hd.socket);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p))
+		lines++;
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(lines, N + 1);
+	ioregion_client_free(admin);
+	ioregion_client_free(vm0);
+	harness_stop(&hd);
+}
+
 /* A second connection of the same VM cannot close what the first opened. */
 static void test_close_region_own_only(void **state)
 {
@@ -630,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_empty_packet),
 		cmocka_unit_test(test_huge_error_reply),
 		cmocka_unit_test(test_list_4096_regions),
+		cmocka_unit_test(test_stats_many_regions),
 		cmocka_unit_test(test_close_region_own_only),
 		cmocka_unit_test(test_idle_connections),
 		cmocka_unit_test(test_per_uid_limit),
