@@ -271,6 +271,61 @@ static void test_huge_error_reply(void **state)
 	harness_stop(&hd);
 }
 
+/* A config of n 16-byte ram regions "region-number-NNNN": region i for
+ * VM "vm<i % 8>" and "shared-vm" when spread, else all for vm0. The caller
+ * frees it. */
+static char *many_rams_config(int n, bool spread)
+{
+	char *json = malloc((size_t)n * 192 + 64);
+	size_t off;
+	int i;
+
+	assert_non_null(json);
+	off = (size_t)sprintf(json, "{ \"regions\": [\n");
+	for (i = 0; i < n; i++) {
+		off += (size_t)sprintf(json + off,
+				       "%s{\"name\":\"region-number-%04d\",\"device\":\"ram\","
+				       "\"bus\":\"mmio\",\"address\":%d,\"size\":16,"
+				       "\"vms\":[", i ? "," : "", i, 4096 + 16 * i);
+		if (spread)
+			off += (size_t)sprintf(json + off,
+					       "\"vm%d\",\"shared-vm\"", i % 8);
+		else
+			off += (size_t)sprintf(json + off, "\"vm0\"");
+		off += (size_t)sprintf(json + off, "]}\n");
+	}
+	strcpy(json + off, "] }\n");
+	return json;
+}
+
+/* Lines ioregionctl prints for command; fails the test if it fails. */
+static int ctl_lines(const struct harness_daemon *hd, const char *command)
+{
+	char cmd[512], line[512];
+	int lines = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s/ioregionctl -s %s %s",
+		 getenv("TOP_BUILDDIR") ? getenv("TOP_BUILDDIR") : ".",
+		 hd->socket, command);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p))
+		lines++;
+	assert_int_equal(pclose(p), 0);
+	return lines;
+}
+
+/* A config with one ram region "ram0" for vm0 and these daemon settings. */
+static void one_ram_config(char *buf, size_t len, const char *daemon)
+{
+	snprintf(buf, len,
+		 "{ \"daemon\": %s,\n"
+		 "  \"regions\": [ { \"name\": \"ram0\", \"device\": \"ram\","
+		 "    \"bus\": \"mmio\", \"address\": 4096, \"size\": 4096,"
+		 "    \"vms\": [\"vm0\"] } ] }\n", daemon);
+}
+
 /* Every one of the 4096 regions the daemon accepts can be listed, by the
  * library and by ioregionctl. */
 static void test_list_4096_regions(void **state)
@@ -279,19 +334,9 @@ static void test_list_4096_regions(void **state)
 	struct harness_daemon hd;
 	struct ioregion_client *admin, *vm3;
 	struct ioregion_region *regions;
-	char *json = malloc(N * 160 + 64), cmd[512], line[512];
-	size_t off;
-	int i, lines = 0;
-	FILE *p;
+	char *json = many_rams_config(N, true);
+	int i;
 
-	off = (size_t)sprintf(json, "{ \"regions\": [\n");
-	for (i = 0; i < N; i++)
-		off += (size_t)sprintf(json + off,
-				       "%s{\"name\":\"region-number-%04d\",\"device\":\"ram\","
-				       "\"bus\":\"mmio\",\"address\":%d,\"size\":16,"
-				       "\"vms\":[\"vm%d\",\"shared-vm\"]}\n",
-				       i ? "," : "", i, 4096 + 16 * i, i % 8);
-	strcpy(json + off, "] }\n");
 	harness_start(&hd, json);
 	free(json);
 	admin = harness_connect(&hd, NULL);
@@ -306,15 +351,7 @@ static void test_list_4096_regions(void **state)
 	vm3 = harness_connect(&hd, "vm3");
 	assert_int_equal(ioregion_client_list(vm3, NULL, &regions), N / 8);
 	free(regions);
-	snprintf(cmd, sizeof(cmd), "%s/ioregionctl -s %s list",
-		 getenv("TOP_BUILDDIR") ? getenv("TOP_BUILDDIR") : ".",
-		 hd.socket);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	while (fgets(line, sizeof(line), p))
-		lines++;
-	assert_int_equal(pclose(p), 0);
-	assert_int_equal(lines, N + 1);	/* and the header */
+	assert_int_equal(ctl_lines(&hd, "list"), N + 1);	/* and the header */
 	ioregion_client_free(vm3);
 	ioregion_client_free(admin);
 	harness_stop(&hd);
@@ -326,19 +363,10 @@ static void test_stats_many_regions(void **state)
 	enum { N = 4000 };
 	struct harness_daemon hd;
 	struct ioregion_client *admin, *vm0;
-	char *json = malloc(N * 160 + 64), *text, cmd[512], line[512], name[32];
+	char *json = many_rams_config(N, false), *text, name[32];
 	json_t *root, *vms, *regions;
-	size_t off;
-	int i, lines = 0;
-	FILE *p;
+	int i;
 
-	off = (size_t)sprintf(json, "{ \"regions\": [\n");
-	for (i = 0; i < N; i++)
-		off += (size_t)sprintf(json + off,
-				       "%s{\"name\":\"region-number-%04d\",\"device\":\"ram\","
-				       "\"bus\":\"mmio\",\"address\":%d,\"size\":16,"
-				       "\"vms\":[\"vm0\"]}\n", i ? "," : "", i, 4096 + 16 * i);
-	strcpy(json + off, "] }\n");
 	harness_start(&hd, json);
 	free(json);
 	vm0 = harness_connect(&hd, "vm0");
@@ -360,15 +388,7 @@ static void test_stats_many_regions(void **state)
 	assert_non_null(json_object_get(json_object_get(root, "daemon"),
 					"regions_opened"));
 	json_decref(root);
-	snprintf(cmd, sizeof(cmd), "%s/ioregionctl -s %s stats",
-		 getenv("TOP_BUILDDIR") ? getenv("TOP_BUILDDIR") : ".",
-		 hd.socket);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	while (fgets(line, sizeof(line), p))
-		lines++;
-	assert_int_equal(pclose(p), 0);
-	assert_int_equal(lines, N + 1);
+	assert_int_equal(ctl_lines(&hd, "stats"), N + 1);
 	ioregion_client_free(admin);
 	ioregion_client_free(vm0);
 	harness_stop(&hd);
@@ -398,16 +418,12 @@ static void test_close_region_own_only(void **state)
 static void test_idle_connections(void **state)
 {
 	enum { IDLE = 256 };
-	static const char config[] =
-		"{ \"daemon\": { \"hello_timeout_ms\": 1000 },\n"
-		"  \"regions\": [ { \"name\": \"ram0\", \"device\": \"ram\","
-		"    \"bus\": \"mmio\", \"address\": 4096, \"size\": 4096,"
-		"    \"vms\": [\"vm0\"] } ] }\n";
 	struct harness_daemon hd;
 	struct ioregion_client *c;
 	int idle[IDLE], before, fd, i, gone = 0;
-	char byte;
+	char byte, config[512];
 
+	one_ram_config(config, sizeof(config), "{ \"hello_timeout_ms\": 1000 }");
 	harness_start(&hd, config);
 	before = harness_fd_count_settled(&hd);
 	for (i = 0; i < IDLE; i++)
@@ -434,15 +450,12 @@ static void test_idle_connections(void **state)
 /* One uid cannot hold more connections than daemon.max_clients_per_uid. */
 static void test_per_uid_limit(void **state)
 {
-	static const char config[] =
-		"{ \"daemon\": { \"max_clients_per_uid\": 4 },\n"
-		"  \"regions\": [ { \"name\": \"ram0\", \"device\": \"ram\","
-		"    \"bus\": \"mmio\", \"address\": 4096, \"size\": 4096,"
-		"    \"vms\": [\"vm0\"] } ] }\n";
 	struct harness_daemon hd;
 	struct ioregion_client *c[5];
+	char config[512];
 	int i;
 
+	one_ram_config(config, sizeof(config), "{ \"max_clients_per_uid\": 4 }");
 	harness_start(&hd, config);
 	for (i = 0; i < 4; i++)
 		c[i] = harness_connect(&hd, "vm0");
