@@ -6,7 +6,8 @@
  * validation, the hello/attach state machine, list, open, close, stats,
  * subscribe, reload, plug and unplug. Input: packets of [2-byte length,
  * bytes]. The daemon is rebuilt for every input, so inputs do not depend
- * on each other.
+ * on each other; its first byte says whether the client is an admin or
+ * only allowed VM vm0 by an access rule.
  */
 #include "autoconfig.h"
 
@@ -24,8 +25,9 @@
 #include "vm.h"
 #include "fuzz.h"
 
-static const char fuzz_control_config[] =
-	"{ \"daemon\": { \"max_strikes\": 1000 }, \"regions\": ["
+/* The regions, after the daemon settings and access rules. */
+static const char fuzz_control_regions[] =
+	"\"regions\": ["
 	" { \"name\": \"ram0\", \"device\": \"ram\", \"bus\": \"mmio\","
 	"   \"address\": 0, \"size\": 4096, \"vms\": [\"vm0\"] },"
 	" { \"name\": \"bell0\", \"device\": \"doorbell\", \"bus\": \"mmio\","
@@ -39,11 +41,19 @@ static const char fuzz_control_config[] =
 
 static struct ioregiond fuzz_d;
 
-static void fuzz_control_start(void)
+static void fuzz_control_start(bool admin)
 {
 	struct config_errors errs = { 0 };
-	struct config *cfg = config_parse(fuzz_control_config, &errs);
+	struct config *cfg;
+	char text[2048];
 
+	snprintf(text, sizeof(text),
+		 "{ \"daemon\": { \"max_strikes\": 1000 }, %s%u%s %s",
+		 admin ? "\"comment\": \"" : "\"access\": [ { \"uid\": ",
+		 (unsigned int)getuid(),
+		 admin ? "\"," : ", \"vms\": [\"vm0\"] } ],",
+		 fuzz_control_regions);
+	cfg = config_parse(text, &errs);
 	if (!cfg || reload_apply(&fuzz_d, cfg, &errs) < 0)
 		abort();
 }
@@ -90,7 +100,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_d.notify = session_notify;
 		fuzz_quiet_log();
 	}
-	fuzz_control_start();
+	if (size < 1)
+		return 0;
+	fuzz_control_start(data[off++] & 1);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv) < 0 ||
 	    session_new(&fuzz_d, sv[0]) < 0)
 		abort();
