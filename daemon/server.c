@@ -262,9 +262,11 @@ int server_run(struct ioregiond *d, const char *socket_path)
 		log_info("serving on the socket systemd passed");
 	sd_notify(0, "READY=1");
 	server_status(d);
+	log_serve();
 	event_base_dispatch(d->base);
 	sd_notify(0, "STOPPING=1");
 	server_teardown(&srv);
 	log_info("stopped");
+	log_close();
 	return EXIT_SUCCESS;
 }

@@ -168,6 +168,7 @@ static int stats_daemon(struct ioregiond *d, Ior__StatsReply *reply)
 	struct stats_counters out = { 0 };
 
 	stats_counter_add(&out, "sessions", d->nsessions);
+	stats_counter_add(&out, "log_dropped_bytes", log_dropped());
 #define STATS_DAEMON(name) stats_counter_add(&out, #name, c->name);
 	IOREGIOND_COUNTERS(STATS_DAEMON)
 #undef STATS_DAEMON

@@ -57,7 +57,7 @@ void harness_prepare(struct harness_daemon *hd, const char *config_json)
 	snprintf(hd->socket, sizeof(hd->socket), "%s/control.sock", hd->dir);
 	snprintf(hd->config, sizeof(hd->config), "%s/config.json", hd->dir);
 	snprintf(hd->log, sizeof(hd->log), "%s/daemon.log", hd->dir);
-	hd->stdout_fd = -1;
+	hd->stdout_fd = hd->stderr_fd = -1;
 	if (config_json)
 		harness_write_config(hd, config_json);
 }
@@ -72,7 +72,7 @@ void harness_launch(struct harness_daemon *hd)
 	if (hd->pid == 0) {
 		int log = open(hd->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-		dup2(log, STDERR_FILENO);
+		dup2(hd->stderr_fd >= 0 ? hd->stderr_fd : log, STDERR_FILENO);
 		dup2(hd->stdout_fd >= 0 ? hd->stdout_fd : log, STDOUT_FILENO);
 		close(log);
 		if (with_config)

@@ -17,6 +17,7 @@ struct harness_daemon {
 	char config[128];
 	char log[128];
 	int stdout_fd;		/* the daemon's stdout; -1: the log */
+	int stderr_fd;		/* the daemon's stderr; -1: the log */
 };
 
 /* The ioregiond under test: $IOREGIOND, else ./ioregiond. */

@@ -77,6 +77,27 @@ static uint64_t device_stat(const struct harness_daemon *hd, const char *vm,
 	return value;
 }
 
+/* A daemon-wide counter from the stats. */
+static uint64_t daemon_stat(const struct harness_daemon *hd,
+			    const char *counter)
+{
+	struct ioregion_client *c = harness_connect(hd, NULL);
+	json_t *root, *v;
+	uint64_t value;
+	char *text;
+
+	assert_int_equal(ioregion_client_stats(c, NULL, &text), 0);
+	root = json_loads(text, 0, NULL);
+	assert_non_null(root);
+	v = json_object_get(json_object_get(root, "daemon"), counter);
+	assert_non_null(v);
+	value = (uint64_t)json_integer_value(v);
+	json_decref(root);
+	free(text);
+	ioregion_client_free(c);
+	return value;
+}
+
 /* Writes all of buf unless the daemon stops reading for 2 s; returns the
  * bytes written. */
 static size_t write_until_stalled(int fd, const void *buf, size_t len)
@@ -138,6 +159,53 @@ static void test_uart_stdout_stalled(void **state)
 	/* What did get out is whole lines. */
 	assert_int_equal(read(pipefd[0], out, LINE), LINE);
 	assert_int_equal(out[LINE - 1], '\n');
+	close(con);
+	close(ram);
+	ioregion_client_free(c0);
+	ioregion_client_free(c1);
+	harness_stop(&hd);
+	close(pipefd[0]);
+}
+
+/* The same with the daemon's own log: a UART printing to the log while
+ * stderr (the journal) does not read. */
+static void test_log_stalled(void **state)
+{
+	enum { LINES = 4096, LINE = 64 };
+	static struct ioregion_cmd frames[LINES * LINE];
+	static const char config[] =
+		"{ \"regions\": [\n"
+		"  { \"name\": \"con\", \"device\": \"uart16550\", \"bus\": \"pio\","
+		"    \"address\": \"0x3f8\", \"size\": 8, \"vms\": [\"vm0\"],"
+		"    \"options\": { \"output\": \"log\" } },\n"
+		"  { \"name\": \"ram1\", \"device\": \"ram\", \"bus\": \"mmio\","
+		"    \"address\": 4096, \"size\": 4096, \"vms\": [\"vm1\"] }\n"
+		"] }\n";
+	struct harness_daemon hd;
+	struct ioregion_client *c0, *c1;
+	int pipefd[2], con, ram, i;
+	size_t sent;
+
+	assert_int_equal(pipe(pipefd), 0);
+	harness_prepare(&hd, config);
+	hd.stderr_fd = pipefd[1];
+	harness_launch(&hd);
+	close(pipefd[1]);
+	c0 = harness_connect(&hd, "vm0");
+	c1 = harness_connect(&hd, "vm1");
+	con = harness_open(c0, "con");
+	ram = harness_open(c1, "ram1");
+	for (i = 0; i < LINES * LINE; i++)
+		frames[i] = ioregion_cmd_make(IOREGION_CMD_WRITE,
+					      IOREGION_SIZE_1, false, 0, 0,
+					      i % LINE == LINE - 1 ? '\n'
+								 : 'a' + i % 26);
+	assert_int_equal(fcntl(con, F_SETFL, O_NONBLOCK), 0);
+	sent = write_until_stalled(con, frames, sizeof(frames));
+	assert_int_equal(harness_read(ram, 0, 8), 0);
+	assert_int_equal(sent, sizeof(frames));
+	assert_int_equal(device_stat(&hd, "vm0", "con", "lines"), LINES);
+	assert_true(daemon_stat(&hd, "log_dropped_bytes") > 0);
 	close(con);
 	close(ram);
 	ioregion_client_free(c0);
@@ -693,6 +761,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uart_stdout_stalled),
+		cmocka_unit_test(test_log_stalled),
 		cmocka_unit_test(test_too_many_fds),
 		cmocka_unit_test(test_empty_packet),
 		cmocka_unit_test(test_huge_error_reply),
