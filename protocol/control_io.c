@@ -203,6 +203,8 @@ const char *control_client_message_check(const Ior__ClientMessage *msg)
 		return NULL;
 	case IOR__CLIENT_MESSAGE__BODY__NOT_SET:
 	default:
-		return "message has no body";
+		/* A request of a newer protocol arrives as an unknown field. */
+		return msg->base.n_unknown_fields ? "unknown request type"
+						  : "message has no body";
 	}
 }

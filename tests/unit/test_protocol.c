@@ -116,6 +116,18 @@ static void test_message_checks(void **state)
 	Ior__OpenRegion open = IOR__OPEN_REGION__INIT;
 
 	assert_string_equal(control_client_message_check(&m), "message has no body");
+	{
+		/* id 7 and field 15, a request of a later protocol. */
+		static const uint8_t later[] = { 0x08, 0x07, 0x7a, 0x00 };
+		Ior__ClientMessage *u = ior__client_message__unpack(
+			NULL, sizeof(later), later);
+
+		assert_non_null(u);
+		assert_int_equal(u->body_case, IOR__CLIENT_MESSAGE__BODY__NOT_SET);
+		assert_string_equal(control_client_message_check(u),
+				    "unknown request type");
+		ior__client_message__free_unpacked(u, NULL);
+	}
 	m.body_case = IOR__CLIENT_MESSAGE__BODY_HELLO;
 	m.hello = &hello;
 	hello.client_name = "qemu";
