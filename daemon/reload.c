@@ -23,6 +23,9 @@ static int reload_check_with_plugged(struct ioregiond *d,
 
 	TAILQ_FOREACH(r, &d->regions, link)
 		n += r->plugged;
+	/* Loading checked the config's own regions already. */
+	if (n == cfg->nregions)
+		return 0;
 	all = calloc(n + 1, sizeof(*all));
 	wheres = calloc(n + 1, sizeof(*wheres));
 	names = calloc(n + 1, sizeof(*names));

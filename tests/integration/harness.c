@@ -83,7 +83,9 @@ void harness_launch(struct harness_daemon *hd)
 			      hd->socket, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 500; i++) {
+	/* Generous: a sanitizer build on a busy machine loads a config of
+	 * thousands of regions in seconds. */
+	for (i = 0; i < 2000; i++) {
 		if (harness_answers(hd))
 			return;
 		usleep(10000);
