@@ -27,7 +27,13 @@ struct output {
 	size_t cap, head, len;	/* ring of cap bytes, len queued from head */
 	uint64_t dropped;
 	int error;		/* first failure not yet reported */
+	unsigned int refs;
+	struct output *next;	/* in output_shared */
 };
+
+/* Outputs on an fd, one per fd however many devices write to it: a writer
+ * thread per fd, not per device. */
+static struct output *output_shared;
 
 static struct output *output_alloc(size_t capacity)
 {
@@ -42,6 +48,7 @@ static struct output *output_alloc(size_t capacity)
 	}
 	o->cap = capacity;
 	o->fd = o->stop_fd = -1;
+	o->refs = 1;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->wake, NULL);
 	return o;
@@ -49,11 +56,33 @@ static struct output *output_alloc(size_t capacity)
 
 struct output *output_new_fd(int fd, size_t capacity)
 {
-	struct output *o = output_alloc(capacity);
+	struct output *o;
 
-	if (o)
-		o->fd = fd;
+	for (o = output_shared; o; o = o->next) {
+		if (o->fd == fd) {
+			o->refs++;
+			return o;
+		}
+	}
+	o = output_alloc(capacity);
+	if (!o)
+		return NULL;
+	o->fd = fd;
+	o->next = output_shared;
+	output_shared = o;
 	return o;
+}
+
+static void output_unshare(struct output *o)
+{
+	struct output **p;
+
+	for (p = &output_shared; *p; p = &(*p)->next) {
+		if (*p == o) {
+			*p = o->next;
+			return;
+		}
+	}
 }
 
 struct output *output_new_path(const char *path, size_t capacity)
@@ -225,8 +254,9 @@ int output_take_error(struct output *o)
 
 void output_free(struct output *o)
 {
-	if (!o)
+	if (!o || --o->refs > 0)
 		return;
+	output_unshare(o);
 	if (o->started) {
 		/* What is queued gets OUTPUT_DRAIN_MS to go out. */
 		pthread_mutex_lock(&o->lock);

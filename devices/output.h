@@ -19,7 +19,10 @@
 
 struct output;
 
-/* Writes to fd, which stays the caller's. */
+/* Writes to fd, which stays the caller's. Every caller for one fd shares
+ * one output (the first one's capacity), freed with its last user; lines
+ * of different callers interleave whole. Create and free from one thread
+ * (the event loop's). */
 struct output *output_new_fd(int fd, size_t capacity);
 /* Appends to path, created on the first write. */
 struct output *output_new_path(const char *path, size_t capacity);
@@ -28,7 +31,8 @@ void output_free(struct output *o);
 /* Queues len bytes, all or nothing; never blocks on the reader. Returns 0,
  * or -1 when they were dropped. */
 int output_write(struct output *o, const void *data, size_t len);
-/* Bytes dropped so far: the buffer was full or the writes failed. */
+/* Bytes dropped so far by every user: the buffer was full or the writes
+ * failed. */
 uint64_t output_dropped(struct output *o);
 /* The errno of the first failure since the last call, or 0. */
 int output_take_error(struct output *o);

@@ -62,6 +62,7 @@ struct dev_uart {
 	char line[UART_LINE_MAX];
 	size_t line_len;
 	uint64_t tx_bytes, lines, rx_overruns, bad_access;
+	uint64_t output_dropped;	/* bytes the output could not take */
 };
 
 static struct dev_uart *dev_uart(struct device *dev)
@@ -178,7 +179,8 @@ static void dev_uart_flush_line(struct dev_uart *u)
 	switch (u->output) {
 	case UART_OUT_STDOUT:
 	case UART_OUT_FILE:
-		output_write(u->out, u->line, u->line_len);
+		if (output_write(u->out, u->line, u->line_len) < 0)
+			u->output_dropped += u->line_len;
 		err = output_take_error(u->out);
 		if (err)
 			device_log(&u->dev, LOG_WARNING,
@@ -374,7 +376,7 @@ static void dev_uart_stats(struct device *dev, device_stat_fn *emit, void *ctx)
 	emit(ctx, "lines", u->lines);
 	emit(ctx, "rx_overruns", u->rx_overruns);
 	emit(ctx, "bad_access", u->bad_access);
-	emit(ctx, "output_dropped", u->out ? output_dropped(u->out) : 0);
+	emit(ctx, "output_dropped", u->output_dropped);
 }
 
 const struct device_ops device_uart16550_ops = {
