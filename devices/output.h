@@ -24,7 +24,9 @@ struct output;
  * of different callers interleave whole. Create and free from one thread
  * (the event loop's). */
 struct output *output_new_fd(int fd, size_t capacity);
-/* Appends to path, created on the first write. */
+/* Appends to path, created on the first write. While nothing is queued a
+ * line goes straight into the file (it does not block: the file is
+ * opened non-blocking); the writer only takes what the file refuses. */
 struct output *output_new_path(const char *path, size_t capacity);
 void output_free(struct output *o);
 
