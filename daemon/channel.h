@@ -26,17 +26,19 @@ struct region;
 struct vm;
 
 struct channel_counters {
-	uint64_t reads, writes, posted, errors, batches;
-	uint64_t irqs;		/* rising edges signalled to the VM */
+#define CHANNEL_COUNTER(name, column) uint64_t name;
+	IOREGION_COUNTERS(CHANNEL_COUNTER)
+#undef CHANNEL_COUNTER
 };
 
 struct channel {
 	TAILQ_ENTRY(channel) vm_link;		/* in vm->channels, always */
 	TAILQ_ENTRY(channel) region_link;	/* in region->channels, while open */
 	struct vm *vm;
-	char region_name[IOR_NAME_MAX + 1];
+	char region_name[IOREGION_NAME_MAX + 1];
 	struct region *region;			/* NULL while closed */
 	unsigned int requester;
+	uint64_t opener;			/* id of the session that opened it */
 	int fd;
 	struct event *ev;
 	bool waiting_to_write;

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -206,7 +207,7 @@ static int config_vm_list(const json_t *arr, const char *where,
 		if (!control_name_valid(s)) {
 			config_errors_add(errs,
 					  "%s.vms[%zu]: not a VM name (1..%d of A-Z a-z 0-9 . _ -)",
-					  where, i, IOR_NAME_MAX);
+					  where, i, IOREGION_NAME_MAX);
 			rc = -1;
 			continue;
 		}
@@ -259,7 +260,10 @@ static int config_region_range(struct config_region *r, const char *where,
 				  " wraps around", where, r->address, r->size);
 		return -1;
 	}
-	if (r->bus == CONFIG_BUS_PIO && r->address + r->size > PIO_SPACE) {
+	/* Written so that no sum can wrap: a PIO range ending at 2^64 is
+	 * not inside the port space. */
+	if (r->bus == CONFIG_BUS_PIO &&
+	    (r->address >= PIO_SPACE || r->size > PIO_SPACE - r->address)) {
 		config_errors_add(errs, "%s.address: 0x%" PRIx64 "+0x%" PRIx64
 				  " is beyond the 64 KiB port space", where,
 				  r->address, r->size);
@@ -347,7 +351,7 @@ int config_region_parse(const json_t *obj, const char *where,
 	if (name && !control_name_valid(name))
 		config_errors_add(errs,
 				  "%s.name: \"%s\" is not a name (1..%d of A-Z a-z 0-9 . _ -)",
-				  where, name, IOR_NAME_MAX);
+				  where, name, IOREGION_NAME_MAX);
 	device = config_string(obj, where, "device", errs);
 	bus = config_string(obj, where, "bus", errs);
 	if (bus && strcmp(bus, "mmio") && strcmp(bus, "pio"))
@@ -374,7 +378,6 @@ int config_region_parse(const json_t *obj, const char *where,
 	r->name = name ? strdup(name) : NULL;
 	r->device = device ? strdup(device) : NULL;
 	r->options = json_is_object(v) ? json_incref((json_t *)v) : NULL;
-	r->json = json_deep_copy(obj);
 	config_region_irq(obj, where, r, errs);
 	config_region_input(obj, where, r, errs);
 	if (errs->count != before)
@@ -395,7 +398,6 @@ void config_region_clear(struct config_region *r)
 	free(r->input_socket);
 	config_strv_free(r->vms, r->nvms);
 	json_decref(r->options);
-	json_decref(r->json);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -409,7 +411,6 @@ int config_region_copy(struct config_region *dst,
 	dst->device = strdup(src->device);
 	dst->vms = calloc(src->nvms, sizeof(char *));
 	dst->options = json_incref(src->options);
-	dst->json = json_incref(src->json);
 	dst->input_socket = src->input_socket ? strdup(src->input_socket) : NULL;
 	if (!dst->name || !dst->device || !dst->vms ||
 	    (src->input_socket && !dst->input_socket))
@@ -424,10 +425,29 @@ fail:
 	return -ENOMEM;
 }
 
+/* Equal in meaning: "0x3f8" and 1016 are one address, comments and key
+ * order do not count. Options are compared as JSON values, which device
+ * options are (numbers and strings, never spelled two ways). */
 bool config_region_equal(const struct config_region *a,
 			 const struct config_region *b)
 {
-	return json_equal(a->json, b->json);
+	unsigned int i;
+
+	if (strcmp(a->name, b->name) || strcmp(a->device, b->device) ||
+	    a->bus != b->bus || a->address != b->address ||
+	    a->size != b->size || a->posted_writes != b->posted_writes ||
+	    a->nvms != b->nvms || a->has_irq != b->has_irq ||
+	    (a->has_irq && a->irq != b->irq) ||
+	    !a->input_socket != !b->input_socket ||
+	    (a->input_socket && strcmp(a->input_socket, b->input_socket)))
+		return false;
+	for (i = 0; i < a->nvms; i++)
+		if (strcmp(a->vms[i], b->vms[i]))
+			return false;
+	if (!a->options || !b->options)
+		return !a->options == !b->options ||
+		       json_object_size(a->options ? a->options : b->options) == 0;
+	return json_equal(a->options, b->options);
 }
 
 int config_region_vm_index(const struct config_region *r, const char *vm)
@@ -593,31 +613,50 @@ static int config_parse_access(struct config *cfg, const json_t *arr,
 	return 0;
 }
 
+/* The numeric daemon settings: key, where it goes, allowed range. */
+struct config_limit {
+	const char *key;
+	size_t offset;
+	unsigned int min, max;
+};
+
+static const struct config_limit config_limits[] = {
+	{ "max_clients", offsetof(struct config, max_clients), 1, 65536 },
+	{ "max_clients_per_uid", offsetof(struct config, max_clients_per_uid),
+	  1, 65536 },
+	{ "max_pending", offsetof(struct config, max_pending), 1, 65536 },
+	{ "hello_timeout_ms", offsetof(struct config, hello_timeout_ms), 10,
+	  3600000 },
+	{ "max_strikes", offsetof(struct config, max_strikes), 1, 1000 },
+};
+
+#define CONFIG_NLIMITS (sizeof(config_limits) / sizeof(config_limits[0]))
+
 static int config_parse_daemon(struct config *cfg, const json_t *obj,
 			       struct config_errors *errs)
 {
-	static const char *const keys[] = {
-		"max_clients", "max_strikes", "verbose", "comment", NULL,
-	};
+	const char *keys[CONFIG_NLIMITS + 3] = { "verbose", "comment" };
 	const json_t *v;
+	unsigned int i;
 	uint64_t n;
 
 	if (!json_is_object(obj)) {
 		config_errors_add(errs, "daemon: expected an object");
 		return -1;
 	}
+	for (i = 0; i < CONFIG_NLIMITS; i++)
+		keys[i + 2] = config_limits[i].key;
 	config_known_keys(obj, "daemon", keys, errs);
-	if ((v = json_object_get(obj, "max_clients")) &&
-	    config_u64(v, "daemon", "max_clients", &n, errs) == 0) {
-		if (n < 1 || n > 65536)
-			config_errors_add(errs, "daemon.max_clients: must be 1..65536");
-		cfg->max_clients = (unsigned int)n;
-	}
-	if ((v = json_object_get(obj, "max_strikes")) &&
-	    config_u64(v, "daemon", "max_strikes", &n, errs) == 0) {
-		if (n < 1 || n > 1000)
-			config_errors_add(errs, "daemon.max_strikes: must be 1..1000");
-		cfg->max_strikes = (unsigned int)n;
+	for (i = 0; i < CONFIG_NLIMITS; i++) {
+		const struct config_limit *l = &config_limits[i];
+
+		v = json_object_get(obj, l->key);
+		if (!v || config_u64(v, "daemon", l->key, &n, errs) < 0)
+			continue;
+		if (n < l->min || n > l->max)
+			config_errors_add(errs, "daemon.%s: must be %u..%u",
+					  l->key, l->min, l->max);
+		*(unsigned int *)((char *)cfg + l->offset) = (unsigned int)n;
 	}
 	config_bool(obj, "daemon", "verbose", &cfg->verbose, errs);
 	return 0;
@@ -680,7 +719,10 @@ static struct config *config_from_json(const json_t *root,
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return NULL;
-	cfg->max_clients = 256;
+	cfg->max_clients = CONFIG_MAX_CLIENTS;
+	cfg->max_clients_per_uid = CONFIG_MAX_CLIENTS_PER_UID;
+	cfg->max_pending = CONFIG_MAX_PENDING;
+	cfg->hello_timeout_ms = CONFIG_HELLO_TIMEOUT_MS;
 	cfg->max_strikes = 8;
 	config_known_keys(root, "(root)", keys, errs);
 	if ((v = json_object_get(root, "daemon")))

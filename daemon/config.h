@@ -25,7 +25,6 @@ struct config_region {
 	char **vms;
 	unsigned int nvms;
 	json_t *options;	/* may be NULL */
-	json_t *json;		/* the whole object, to detect changes */
 	bool has_irq;
 	unsigned int irq;	/* the VMs' interrupt line ("irq") */
 	char *input_socket;	/* console socket ("input"), or NULL */
@@ -41,8 +40,20 @@ struct config_access {
 	bool admin;
 };
 
+/* Defaults of the daemon settings (ioregiond.json(5)). One uid may hold
+ * half the connections, so the VMMs of another uid always get in;
+ * connections that have not said hello are few, short-lived, and the
+ * oldest makes room for a new one. */
+#define CONFIG_MAX_CLIENTS 1024
+#define CONFIG_MAX_CLIENTS_PER_UID 512
+#define CONFIG_MAX_PENDING 64
+#define CONFIG_HELLO_TIMEOUT_MS 5000
+
 struct config {
 	unsigned int max_clients;
+	unsigned int max_clients_per_uid;
+	unsigned int max_pending;	/* connections before hello */
+	unsigned int hello_timeout_ms;
 	unsigned int max_strikes;
 	bool verbose;
 	struct config_access *access;

@@ -11,6 +11,8 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "log.h"
+#include "notify.h"
 
 struct region;
 struct vm;
@@ -20,17 +22,24 @@ TAILQ_HEAD(region_list, region);
 TAILQ_HEAD(vm_list, vm);
 TAILQ_HEAD(session_list, session);
 
-/* Daemon-wide counters, reported by Stats. */
+/* Daemon-wide counters, reported by Stats under these names. */
+#define IOREGIOND_COUNTERS(X)                                             \
+	X(sessions_accepted)                                              \
+	X(sessions_refused)	/* over max_clients or the uid's share */ \
+	X(sessions_evicted)	/* oldest pending, to make room */        \
+	X(sessions_timed_out)	/* no hello in time */                    \
+	X(control_errors)	/* malformed or refused requests */       \
+	X(control_disconnects)	/* clients dropped for misbehaving */     \
+	X(access_denied)                                                  \
+	X(reloads)                                                        \
+	X(reload_failures)                                                \
+	X(regions_opened)                                                 \
+	X(regions_closed)
+
 struct ioregiond_counters {
-	uint64_t sessions_accepted;
-	uint64_t sessions_refused;	/* over max_clients */
-	uint64_t control_errors;	/* malformed or refused requests */
-	uint64_t control_disconnects;	/* clients dropped for misbehaving */
-	uint64_t access_denied;
-	uint64_t reloads;
-	uint64_t reload_failures;
-	uint64_t regions_opened;
-	uint64_t regions_closed;
+#define IOREGIOND_COUNTER(name) uint64_t name;
+	IOREGIOND_COUNTERS(IOREGIOND_COUNTER)
+#undef IOREGIOND_COUNTER
 };
 
 struct ioregiond {
@@ -41,11 +50,15 @@ struct ioregiond {
 	struct vm_list vms;
 	struct session_list sessions;
 	unsigned int nsessions;
+	unsigned int npending;		/* sessions waiting for hello */
+	uint64_t next_session_id;
 	uint64_t next_user_data;
 	gid_t socket_gid;
 	bool socket_has_gid;
 	struct event *ev_status;	/* sends STATUS=, see server.h */
 	struct ioregiond_counters counters;
+	notify_fn *notify;		/* the listener of notify.h */
+	struct log_ratelimit refusals;	/* access refusals logged */
 };
 
 #endif

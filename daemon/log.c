@@ -3,11 +3,21 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "output.h"
+
+/* Longest line logged; longer ones are cut. */
+#define LOG_LINE_MAX 4096
+/* Lines waiting for a slow stderr while serving. */
+#define LOG_BUFFER (256 * 1024)
 
 static int log_max_level = LOG_INFO;
 static bool log_journal;
+/* While serving, lines go through a writer of their own, so a stalled
+ * journal never holds up the event loop. */
+static struct output *log_out;
 
 void log_init(bool verbose)
 {
@@ -24,14 +34,43 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 		"warning", "notice", "info", "debug",
 	};
 
+	char line[LOG_LINE_MAX];
+	int n, m;
+
 	if (level > log_max_level)
 		return;
 	if (log_journal)
-		fprintf(stderr, "<%d>", level);
+		n = snprintf(line, sizeof(line), "<%d>", level);
 	else
-		fprintf(stderr, "ioregiond: %s: ", names[level & 7]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+		n = snprintf(line, sizeof(line), "ioregiond: %s: ",
+			     names[level & 7]);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n += m < (int)(sizeof(line) - (size_t)n - 1) ? m
+						      : (int)(sizeof(line) - (size_t)n - 2);
+	line[n++] = '\n';
+	if (log_out)
+		output_write(log_out, line, (size_t)n);
+	else
+		fwrite(line, 1, (size_t)n, stderr);
+}
+
+void log_serve(void)
+{
+	fflush(stderr);
+	log_out = output_new_fd(STDERR_FILENO, LOG_BUFFER);
+}
+
+void log_close(void)
+{
+	output_free(log_out);
+	log_out = NULL;
+}
+
+uint64_t log_dropped(void)
+{
+	return log_out ? output_dropped(log_out) : 0;
 }
 
 void log_msg(int level, const char *fmt, ...)
@@ -73,5 +112,6 @@ void log_fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(LOG_ERR, fmt, ap);
 	va_end(ap);
+	log_close();
 	exit(EXIT_FAILURE);
 }

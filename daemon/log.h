@@ -20,6 +20,14 @@ struct log_ratelimit {
 };
 
 void log_init(bool verbose);
+/* From here on lines are written by a thread of their own through a
+ * bounded buffer: a stderr that does not read (a stalled journal) drops
+ * lines, counted by log_dropped, instead of stopping the daemon. Without
+ * it (start-up, tools, tests) lines go straight to stderr. */
+void log_serve(void);
+/* Lets queued lines out (briefly) and goes back to writing directly. */
+void log_close(void);
+uint64_t log_dropped(void);
 void log_vmsg(int level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 void log_msg(int level, const char *fmt, ...)

@@ -31,7 +31,7 @@ static void main_usage(FILE *out)
 		"  -c, --config PATH        JSON config (default: the built-in config)\n"
 		"      --check-config       validate the config, print every error, exit\n"
 		"  -s, --socket PATH        control socket when not socket-activated\n"
-		"                           (default " SERVER_DEFAULT_SOCKET ")\n"
+		"                           (default " IOREGION_DEFAULT_SOCKET ")\n"
 		"  -v, --verbose            log debug messages\n"
 		"      --print-capabilities print what this build supports as JSON\n"
 		"  -V, --version            print the version\n"
@@ -44,19 +44,21 @@ static void main_usage(FILE *out)
 static int main_print_capabilities(void)
 {
 	const struct device_ops *const *ops;
+	const struct control_capability *cap;
 	json_t *caps = json_object(), *devices = json_array();
+	json_t *features = json_array();
 	char *text;
 
 	for (ops = device_all(); *ops; ops++)
 		json_array_append_new(devices, json_string((*ops)->name));
+	for (cap = control_capabilities; cap->name; cap++)
+		json_array_append_new(features, json_string(cap->name));
 	json_object_set_new(caps, "type", json_string("ioregion-server"));
 	json_object_set_new(caps, "version", json_string(PACKAGE_VERSION));
 	json_object_set_new(caps, "protocol",
 			    json_pack("{s:i,s:i}", "major", IOR_CONTROL_MAJOR,
 				      "minor", IOR_CONTROL_MINOR));
-	json_object_set_new(caps, "features",
-			    json_pack("[sssss]", "posted-writes", "events",
-				      "reload", "plug", "shared-devices"));
+	json_object_set_new(caps, "features", features);
 	json_object_set_new(caps, "devices", devices);
 	text = json_dumps(caps, JSON_INDENT(2));
 	json_decref(caps);
@@ -117,7 +119,7 @@ static struct config *main_load(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct main_options o = { .socket_path = SERVER_DEFAULT_SOCKET };
+	struct main_options o = { .socket_path = IOREGION_DEFAULT_SOCKET };
 	struct ioregiond d = { 0 };
 	struct config_errors errs = { 0 };
 	struct config *cfg;
@@ -146,6 +148,7 @@ int main(int argc, char **argv)
 	if (!d.base)
 		log_fatal("cannot create the event loop");
 	d.config_path = o.config_path;
+	d.notify = server_notify;
 	TAILQ_INIT(&d.regions);
 	TAILQ_INIT(&d.vms);
 	TAILQ_INIT(&d.sessions);

@@ -9,9 +9,11 @@
 #include "channel.h"
 #include "console.h"
 #include "irq.h"
+#include "notify.h"
 #include "region.h"
-#include "server.h"
-#include "session.h"
+
+static void region_device_log(void *ctx, int level, const char *fmt,
+			      va_list ap) __attribute__((format(printf, 3, 0)));
 
 static void region_device_log(void *ctx, int level, const char *fmt,
 			      va_list ap)
@@ -78,8 +80,7 @@ void region_publish(struct region *r)
 		 (unsigned long long)r->cfg.address,
 		 (unsigned long long)r->cfg.size, r->cfg.nvms,
 		 r->cfg.posted_writes ? ", posted writes" : "");
-	session_announce_added(r->d, r);
-	server_status_changed(r->d);
+	notify_region(r->d, r, NOTIFY_REGION_ADDED);
 }
 
 void region_remove(struct region *r)
@@ -89,8 +90,7 @@ void region_remove(struct region *r)
 	while ((ch = TAILQ_FIRST(&r->channels)))
 		channel_close(ch, "region removed");
 	TAILQ_REMOVE(&r->d->regions, r, link);
-	session_announce_removed(r->d, r);
-	server_status_changed(r->d);
+	notify_region(r->d, r, NOTIFY_REGION_REMOVED);
 	log_info("region %s: removed", r->cfg.name);
 	region_free(r);
 }
@@ -103,22 +103,4 @@ struct region *region_find(struct ioregiond *d, const char *name)
 		if (strcmp(r->cfg.name, name) == 0)
 			return r;
 	return NULL;
-}
-
-void region_describe(const struct region *r, Ior__RegionDescriptor *desc)
-{
-	ior__region_descriptor__init(desc);
-	desc->name = r->cfg.name;
-	desc->device = r->cfg.device;
-	desc->bus = r->cfg.bus == CONFIG_BUS_PIO ? IOR__BUS__BUS_PIO
-						 : IOR__BUS__BUS_MMIO;
-	desc->address = r->cfg.address;
-	desc->size = r->cfg.size;
-	desc->flags = r->cfg.posted_writes ? IOR__REGION_FLAG__REGION_POSTED_WRITES
-					   : 0;
-	desc->user_data = r->user_data;
-	desc->n_vms = r->cfg.nvms;
-	desc->vms = r->cfg.vms;
-	desc->has_irq = r->cfg.has_irq;
-	desc->irq = r->cfg.irq;
 }

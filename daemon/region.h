@@ -12,7 +12,6 @@
 
 #include "device.h"
 #include "config.h"
-#include "control.pb-c.h"
 #include "ioregiond.h"
 #include "log.h"
 
@@ -41,9 +40,5 @@ void region_remove(struct region *r);
 /* Frees a region that was never published. */
 void region_free(struct region *r);
 struct region *region_find(struct ioregiond *d, const char *name);
-
-/* Fills desc with pointers into r; valid while r lives. vms must have room
- * for r->cfg.nvms entries. */
-void region_describe(const struct region *r, Ior__RegionDescriptor *desc);
 
 #endif

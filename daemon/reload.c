@@ -17,12 +17,15 @@ static int reload_check_with_plugged(struct ioregiond *d,
 	unsigned int n = cfg->nregions, i;
 	const struct config_region **all;
 	const char **wheres;
-	char (*names)[IOR_NAME_MAX + 32];
+	char (*names)[IOREGION_NAME_MAX + 32];
 	struct region *r;
 	int rc;
 
 	TAILQ_FOREACH(r, &d->regions, link)
 		n += r->plugged;
+	/* Loading checked the config's own regions already. */
+	if (n == cfg->nregions)
+		return 0;
 	all = calloc(n + 1, sizeof(*all));
 	wheres = calloc(n + 1, sizeof(*wheres));
 	names = calloc(n + 1, sizeof(*names));

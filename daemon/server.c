@@ -51,6 +51,13 @@ void server_status_changed(struct ioregiond *d)
 		event_active(d->ev_status, 0, 0);
 }
 
+void server_notify(struct ioregiond *d, const struct region *r,
+		   enum notify_event ev)
+{
+	session_notify(d, r, ev);
+	server_status_changed(d);
+}
+
 /* A socket path nobody answers on is stale and removed; one that answers
  * means another daemon is running. */
 static int server_clear_stale(const struct sockaddr_un *sa)
@@ -159,6 +166,8 @@ static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 				log_warn("accept: %s", strerror(errno));
 			break;
 		}
+		if (d->npending >= d->config->max_pending)
+			session_evict_pending(d);
 		if (d->nsessions >= d->config->max_clients) {
 			d->counters.sessions_refused++;
 			log_warn("refusing client: %u clients already connected",
@@ -276,9 +285,11 @@ int server_run(struct ioregiond *d, const char *socket_path)
 		log_info("serving on the socket systemd passed");
 	sd_notify(0, "READY=1");
 	server_status(d);
+	log_serve();
 	event_base_dispatch(d->base);
 	sd_notify(0, "STOPPING=1");
 	server_teardown(&srv);
 	log_info("stopped");
+	log_close();
 	return EXIT_SUCCESS;
 }

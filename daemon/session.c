@@ -16,17 +16,51 @@
 #include "stats.h"
 #include "vm.h"
 
-#define SESSION_CAPABILITIES                                              \
-	(IOR__CAPABILITY__CAP_POSTED_WRITES | IOR__CAPABILITY__CAP_EVENTS |   \
-	 IOR__CAPABILITY__CAP_RELOAD | IOR__CAPABILITY__CAP_PLUG |            \
-	 IOR__CAPABILITY__CAP_SHARED_DEVICES | IOR__CAPABILITY__CAP_IRQ)
-
 static void session_on_read(evutil_socket_t fd, short what, void *arg);
 static void session_on_write(evutil_socket_t fd, short what, void *arg);
+static void session_drop(struct session *s, const char *why);
+
+/* Longest Error message sent; longer ones are cut at a line. */
+#define SESSION_ERROR_MAX (IOR_CONTROL_MAX_PACKET - 1024)
+
+/* The session no longer waits for hello (greeted or closing). */
+static void session_unpend(struct session *s)
+{
+	if (s->greeted || s->closing)
+		return;
+	s->d->npending--;
+	event_del(s->ev_hello);
+}
+
+static void session_on_hello_timeout(evutil_socket_t fd, short what,
+				     void *arg)
+{
+	struct session *s = arg;
+
+	s->d->counters.sessions_timed_out++;
+	session_drop(s, "no hello in time");
+}
+
+void session_evict_pending(struct ioregiond *d)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &d->sessions, link) {
+		if (!s->greeted && !s->closing) {
+			d->counters.sessions_evicted++;
+			session_drop(s, "evicted: too many connections without hello");
+			return;
+		}
+	}
+}
 
 int session_new(struct ioregiond *d, int fd)
 {
 	struct session *s = calloc(1, sizeof(*s));
+	struct timeval timeout = {
+		.tv_sec = d->config->hello_timeout_ms / 1000,
+		.tv_usec = d->config->hello_timeout_ms % 1000 * 1000,
+	};
 	int rc;
 
 	if (!s)
@@ -40,12 +74,17 @@ int session_new(struct ioregiond *d, int fd)
 	s->ev_read = event_new(d->base, fd, EV_READ | EV_PERSIST,
 			       session_on_read, s);
 	s->ev_write = event_new(d->base, fd, EV_WRITE, session_on_write, s);
-	if (!s->ev_read || !s->ev_write || event_add(s->ev_read, NULL) < 0) {
+	s->ev_hello = evtimer_new(d->base, session_on_hello_timeout, s);
+	if (!s->ev_read || !s->ev_write || !s->ev_hello ||
+	    event_add(s->ev_read, NULL) < 0 ||
+	    event_add(s->ev_hello, &timeout) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
+	s->id = ++d->next_session_id;
 	TAILQ_INSERT_TAIL(&d->sessions, s, link);
 	d->nsessions++;
+	d->npending++;
 	d->counters.sessions_accepted++;
 	server_status_changed(d);
 	log_debug("client pid %d uid %u connected", (int)s->peer.pid,
@@ -56,6 +95,8 @@ fail:
 		event_free(s->ev_read);
 	if (s->ev_write)
 		event_free(s->ev_write);
+	if (s->ev_hello)
+		event_free(s->ev_hello);
 	access_peer_clear(&s->peer);
 	free(s);
 	close(fd);
@@ -75,8 +116,10 @@ void session_free(struct session *s)
 	TAILQ_REMOVE(&s->d->sessions, s, link);
 	s->d->nsessions--;
 	server_status_changed(s->d);
+	session_unpend(s);
 	event_free(s->ev_read);
 	event_free(s->ev_write);
+	event_free(s->ev_hello);
 	access_peer_clear(&s->peer);
 	close(s->fd);
 	free(s);
@@ -98,6 +141,7 @@ static void session_drop(struct session *s, const char *why)
 		log_info("client %s (pid %d): disconnected: %s",
 			 s->client_name[0] ? s->client_name : "?",
 			 (int)s->peer.pid, why);
+	session_unpend(s);
 	s->closing = true;
 	event_del(s->ev_read);
 	event_active(s->ev_write, EV_WRITE, 0);
@@ -126,14 +170,26 @@ static int session_flush(struct session *s)
 }
 
 /* Queues a message; fd, if any, is closed once sent. */
+static void session_reply_error(struct session *s, uint32_t id, int code,
+				const char *message);
+
 static void session_send(struct session *s, Ior__ServerMessage *msg, int fd)
 {
 	size_t len = ior__server_message__get_packed_size(msg);
 	struct session_packet *p;
 	int rc;
 
+	if (len > IOR_CONTROL_MAX_PACKET && !s->closing) {
+		if (fd >= 0)
+			close(fd);
+		log_warn("client %s: a %zu-byte reply does not fit a packet",
+			 s->client_name, len);
+		session_reply_error(s, msg->id, EMSGSIZE,
+				    "the reply is larger than a control packet (64 KiB)");
+		return;
+	}
 	if (s->closing || s->queued >= SESSION_MAX_QUEUED ||
-	    len > IOR_CONTROL_MAX_PACKET || !(p = malloc(sizeof(*p) + len))) {
+	    !(p = malloc(sizeof(*p) + len))) {
 		if (fd >= 0)
 			close(fd);
 		if (!s->closing) {
@@ -151,18 +207,39 @@ static void session_send(struct session *s, Ior__ServerMessage *msg, int fd)
 		session_drop(s, strerror(-rc));
 }
 
+/* Cuts a message that would not fit a packet after its last whole line
+ * below the limit, and says how much is missing. */
+static char *session_error_text(const char *message)
+{
+	size_t len = strlen(message), keep = SESSION_ERROR_MAX;
+	char *text;
+
+	if (len <= SESSION_ERROR_MAX)
+		return strdup(message);
+	while (keep > 0 && message[keep] != '\n')
+		keep--;
+	if (keep == 0)
+		keep = SESSION_ERROR_MAX;
+	if (asprintf(&text, "%.*s\n... (%zu more bytes cut)", (int)keep,
+		     message, len - keep) < 0)
+		return NULL;
+	return text;
+}
+
 static void session_reply_error(struct session *s, uint32_t id, int code,
 				const char *message)
 {
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__Error err = IOR__ERROR__INIT;
+	char *text = session_error_text(message);
 
 	err.code = code;
-	err.message = (char *)message;
+	err.message = text ? text : (char *)"out of memory";
 	msg.id = id;
 	msg.body_case = IOR__SERVER_MESSAGE__BODY_ERROR;
 	msg.error = &err;
 	session_send(s, &msg, -1);
+	free(text);
 }
 
 static void session_reply_ok(struct session *s, uint32_t id, const char *text)
@@ -197,10 +274,26 @@ static void session_strike(struct session *s, uint32_t id, int code,
 static void session_refuse(struct session *s, uint32_t id, int code,
 			   const char *why)
 {
-	if (code == EACCES || code == EPERM)
+	if (code == EACCES || code == EPERM) {
 		s->d->counters.access_denied++;
+		log_limited(&s->d->refusals, LOG_WARNING,
+			    "client %s (pid %d, uid %u): refused: %s",
+			    s->client_name[0] ? s->client_name : "?",
+			    (int)s->peer.pid, (unsigned int)s->peer.uid, why);
+	}
 	s->d->counters.control_errors++;
 	session_reply_error(s, id, code, why);
+}
+
+/* Attached (greeted) connections of one uid. */
+static unsigned int session_count_uid(struct ioregiond *d, uid_t uid)
+{
+	struct session *s;
+	unsigned int n = 0;
+
+	TAILQ_FOREACH(s, &d->sessions, link)
+		n += s->greeted && !s->closing && s->peer.uid == uid;
+	return n;
 }
 
 static void session_hello(struct session *s, uint32_t id, const Ior__Hello *h)
@@ -229,6 +322,18 @@ static void session_hello(struct session *s, uint32_t id, const Ior__Hello *h)
 		session_refuse(s, id, EACCES, why);
 		return;
 	}
+	if (session_count_uid(s->d, s->peer.uid) >=
+	    s->d->config->max_clients_per_uid) {
+		snprintf(why, sizeof(why),
+			 "uid %u already holds %u connections, its limit",
+			 (unsigned int)s->peer.uid,
+			 s->d->config->max_clients_per_uid);
+		s->d->counters.sessions_refused++;
+		session_refuse(s, id, EUSERS, why);
+		session_drop(s, why);
+		return;
+	}
+	session_unpend(s);
 	s->greeted = true;
 	s->admin = access_is_admin(s->d, &s->peer);
 	snprintf(s->client_name, sizeof(s->client_name), "%s", h->client_name);
@@ -241,7 +346,7 @@ static void session_hello(struct session *s, uint32_t id, const Ior__Hello *h)
 	reply.major = IOR_CONTROL_MAJOR;
 	reply.minor = IOR_CONTROL_MINOR;
 	reply.daemon_version = (char *)PACKAGE_VERSION;
-	reply.capabilities = SESSION_CAPABILITIES;
+	reply.capabilities = control_capability_mask();
 	reply.admin = s->admin;
 	msg.id = id;
 	msg.body_case = IOR__SERVER_MESSAGE__BODY_HELLO;
@@ -266,16 +371,45 @@ static const char *session_scope(struct session *s, const char *vm_name,
 	return NULL;
 }
 
+/* Fills desc with pointers into r; valid while r lives. */
+static void session_describe(const struct region *r,
+			     Ior__RegionDescriptor *desc)
+{
+	ior__region_descriptor__init(desc);
+	desc->name = r->cfg.name;
+	desc->device = r->cfg.device;
+	desc->bus = r->cfg.bus == CONFIG_BUS_PIO ? IOR__BUS__BUS_PIO
+						 : IOR__BUS__BUS_MMIO;
+	desc->address = r->cfg.address;
+	desc->size = r->cfg.size;
+	desc->flags = r->cfg.posted_writes ? IOR__REGION_FLAG__REGION_POSTED_WRITES
+					   : 0;
+	desc->user_data = r->user_data;
+	desc->n_vms = r->cfg.nvms;
+	desc->vms = r->cfg.vms;
+	desc->has_irq = r->cfg.has_irq;
+	desc->irq = r->cfg.irq;
+}
+
+/* Room for region descriptors in one RegionList packet: the rest of the
+ * packet is the id, the total and the field headers. */
+#define SESSION_LIST_ROOM (IOR_CONTROL_MAX_PACKET - 64)
+/* Name, device, bus, address, size, flags, user_data: 7 fields of at
+ * least 2 bytes, plus the list entry's own 2. */
+#define SESSION_DESC_MIN 16
+
+/* The regions vm may see from offset on, as many as fit one packet; the
+ * client pages through the rest with RegionList.total. */
 static void session_list(struct session *s, uint32_t id,
 			 const Ior__ListRegions *req)
 {
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__RegionList list = IOR__REGION_LIST__INIT;
-	Ior__RegionDescriptor *descs, **ptrs;
+	Ior__RegionDescriptor *descs = NULL, **ptrs = NULL;
 	struct region *r;
 	const char *vm;
 	bool denied;
-	size_t n = 0;
+	size_t room = SESSION_LIST_ROOM, total = 0, cap, skip;
 
 	vm = session_scope(s, req->vm_name, &denied);
 	if (denied) {
@@ -284,21 +418,39 @@ static void session_list(struct session *s, uint32_t id,
 		return;
 	}
 	TAILQ_FOREACH(r, &s->d->regions, link)
-		n++;
-	descs = calloc(n + 1, sizeof(*descs));
-	ptrs = calloc(n + 1, sizeof(*ptrs));
+		total += !vm || config_region_has_vm(&r->cfg, vm);
+	/* No descriptor packs into fewer than SESSION_DESC_MIN bytes. */
+	cap = total > req->offset ? total - req->offset : 0;
+	if (cap > SESSION_LIST_ROOM / SESSION_DESC_MIN)
+		cap = SESSION_LIST_ROOM / SESSION_DESC_MIN;
+	descs = calloc(cap + 1, sizeof(*descs));
+	ptrs = calloc(cap + 1, sizeof(*ptrs));
 	if (!descs || !ptrs) {
 		session_reply_error(s, id, ENOMEM, "out of memory");
 		goto out;
 	}
+	skip = req->offset;
 	TAILQ_FOREACH(r, &s->d->regions, link) {
+		Ior__RegionDescriptor *d = &descs[list.n_regions];
+		size_t cost;
+
 		if (vm && !config_region_has_vm(&r->cfg, vm))
 			continue;
-		region_describe(r, &descs[list.n_regions]);
-		ptrs[list.n_regions] = &descs[list.n_regions];
-		list.n_regions++;
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		session_describe(r, d);
+		/* Field tag and length prefix, then the descriptor. */
+		cost = 4 + ior__region_descriptor__get_packed_size(d);
+		if (cost > room || list.n_regions == cap)
+			break;
+		room -= cost;
+		ptrs[list.n_regions++] = d;
 	}
 	list.regions = ptrs;
+	list.has_total = true;
+	list.total = (uint32_t)total;
 	msg.id = id;
 	msg.body_case = IOR__SERVER_MESSAGE__BODY_REGIONS;
 	msg.regions = &list;
@@ -338,9 +490,10 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 		session_refuse(s, id, -rc, why);
 		return;
 	}
+	ch->opener = s->id;
 	log_info("vm %s region %s: opened by %s (pid %d)", s->vm_name, name,
 		 s->client_name, (int)s->peer.pid);
-	region_describe(r, &desc);
+	session_describe(r, &desc);
 	reply.region = &desc;
 	msg.id = id;
 	msg.body_case = IOR__SERVER_MESSAGE__BODY_OPEN;
@@ -387,6 +540,11 @@ static void session_close_region(struct session *s, uint32_t id,
 		session_refuse(s, id, ENOENT, "no such open region");
 		return;
 	}
+	if (ch->opener != s->id) {
+		session_refuse(s, id, EPERM,
+			       "the region was opened by another connection");
+		return;
+	}
 	channel_close(ch, "closed by its VMM");
 	session_reply_ok(s, id, NULL);
 }
@@ -404,7 +562,7 @@ static void session_stats(struct session *s, uint32_t id,
 		session_refuse(s, id, EACCES, "only admins see other VMs' stats");
 		return;
 	}
-	reply = stats_build(s->d, vm);
+	reply = stats_build(s->d, vm, req->offset);
 	if (!reply) {
 		session_reply_error(s, id, ENOMEM, "out of memory");
 		return;
@@ -445,35 +603,47 @@ static void session_admin(struct session *s, const Ior__ClientMessage *m)
 	config_errors_clear(&errs);
 }
 
+/* Every request type by name: a type this daemon does not know is refused
+ * as such, never taken for another. */
 static void session_dispatch(struct session *s, const Ior__ClientMessage *m)
 {
+	char why[64];
+
 	switch (m->body_case) {
 	case IOR__CLIENT_MESSAGE__BODY_HELLO:
 		session_hello(s, m->id, m->hello);
-		break;
+		return;
 	case IOR__CLIENT_MESSAGE__BODY_LIST_REGIONS:
 		session_list(s, m->id, m->list_regions);
-		break;
+		return;
 	case IOR__CLIENT_MESSAGE__BODY_OPEN_REGION:
 		session_open(s, m->id, m->open_region->name);
-		break;
+		return;
 	case IOR__CLIENT_MESSAGE__BODY_CLOSE_REGION:
 		session_close_region(s, m->id, m->close_region->name);
-		break;
+		return;
 	case IOR__CLIENT_MESSAGE__BODY_OPEN_IRQ:
 		session_open_irq(s, m->id, m->open_irq->line);
-		break;
+		return;
 	case IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE:
 		s->subscribed = true;
 		session_reply_ok(s, m->id, NULL);
-		break;
+		return;
 	case IOR__CLIENT_MESSAGE__BODY_STATS:
 		session_stats(s, m->id, m->stats);
-		break;
-	default:
+		return;
+	case IOR__CLIENT_MESSAGE__BODY_RELOAD:
+	case IOR__CLIENT_MESSAGE__BODY_PLUG:
+	case IOR__CLIENT_MESSAGE__BODY_UNPLUG:
 		session_admin(s, m);
+		return;
+	case IOR__CLIENT_MESSAGE__BODY__NOT_SET:
+	default:
 		break;
 	}
+	snprintf(why, sizeof(why), "unknown request type %d",
+		 (int)m->body_case);
+	session_strike(s, m->id, EBADMSG, why);
 }
 
 static void session_handle(struct session *s, const uint8_t *buf, size_t len)
@@ -510,6 +680,22 @@ static void session_on_read(evutil_socket_t fd, short what, void *arg)
 		session_strike(s, 0, EMSGSIZE, "message larger than 64 KiB");
 		return;
 	}
+	if (n == -ENOMSG) {
+		session_strike(s, 0, EBADMSG, "empty message");
+		return;
+	}
+	if (n == -ETOOMANYREFS) {
+		char why[128];
+
+		/* Legal on the socket, beyond what a request may carry: the
+		 * request lost its descriptors, so it is not served. Not a
+		 * strike: nothing about it is malformed. */
+		snprintf(why, sizeof(why),
+			 "a request carries at most %d descriptors; this one had more and was not served",
+			 IOR_CONTROL_MAX_FDS);
+		session_refuse(s, 0, ETOOMANYREFS, why);
+		return;
+	}
 	if (n <= 0) {
 		session_drop(s, n == 0 ? "closed" : strerror((int)-n));
 		return;
@@ -542,26 +728,28 @@ static void session_announce(struct ioregiond *d, const struct region *r,
 	}
 }
 
-void session_announce_added(struct ioregiond *d, const struct region *r)
+/* The event for a region added or removed, to the sessions that may see
+ * it. */
+void session_notify(struct ioregiond *d, const struct region *r,
+		    enum notify_event ev)
 {
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__RegionAdded added = IOR__REGION_ADDED__INIT;
+	Ior__RegionRemoved removed = IOR__REGION_REMOVED__INIT;
 	Ior__RegionDescriptor desc;
 
-	region_describe(r, &desc);
-	added.region = &desc;
-	msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_ADDED;
-	msg.region_added = &added;
-	session_announce(d, r, &msg);
-}
-
-void session_announce_removed(struct ioregiond *d, const struct region *r)
-{
-	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
-	Ior__RegionRemoved removed = IOR__REGION_REMOVED__INIT;
-
-	removed.name = r->cfg.name;
-	msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_REMOVED;
-	msg.region_removed = &removed;
+	switch (ev) {
+	case NOTIFY_REGION_ADDED:
+		session_describe(r, &desc);
+		added.region = &desc;
+		msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_ADDED;
+		msg.region_added = &added;
+		break;
+	case NOTIFY_REGION_REMOVED:
+		removed.name = r->cfg.name;
+		msg.body_case = IOR__SERVER_MESSAGE__BODY_REGION_REMOVED;
+		msg.region_removed = &removed;
+		break;
+	}
 	session_announce(d, r, &msg);
 }

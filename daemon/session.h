@@ -37,13 +37,15 @@ struct session_peer {
 struct session {
 	TAILQ_ENTRY(session) link;
 	struct ioregiond *d;
+	uint64_t id;		/* unique for the daemon's life */
 	int fd;
 	struct event *ev_read, *ev_write;
+	struct event *ev_hello;	/* hello timeout */
 	struct session_peer peer;
 	bool greeted, admin, subscribed;
 	bool closing;		/* close once the queue is sent */
-	char client_name[IOR_NAME_MAX + 1];
-	char vm_name[IOR_NAME_MAX + 1];	/* empty: attached as no VM */
+	char client_name[IOREGION_NAME_MAX + 1];
+	char vm_name[IOREGION_NAME_MAX + 1];	/* empty: attached as no VM */
 	unsigned int strikes;
 	STAILQ_HEAD(, session_packet) queue;
 	unsigned int queued;
@@ -53,9 +55,11 @@ struct session {
 int session_new(struct ioregiond *d, int fd);
 void session_free(struct session *s);
 void session_free_all(struct ioregiond *d);
+/* Drops the oldest connection still waiting for its hello. */
+void session_evict_pending(struct ioregiond *d);
 
-struct region;
-void session_announce_added(struct ioregiond *d, const struct region *r);
-void session_announce_removed(struct ioregiond *d, const struct region *r);
+/* The notify.h listener: RegionAdded/RegionRemoved to subscribed
+ * sessions that may see the region. */
+notify_fn session_notify;
 
 #endif

@@ -60,14 +60,11 @@ static Ior__RegionStats *stats_region(const struct channel *ch)
 		return NULL;
 	ior__region_stats__init(rs);
 	rs->name = (char *)ch->region_name;
-	rs->reads = ch->counters.reads;
-	rs->writes = ch->counters.writes;
-	rs->posted = ch->counters.posted;
-	rs->errors = ch->counters.errors;
-	rs->batches = ch->counters.batches;
+#define STATS_REGION(name, column) rs->name = ch->counters.name;
+	IOREGION_COUNTERS(STATS_REGION)
+#undef STATS_REGION
+	rs->has_irqs = true;	/* optional on the wire: absent before 1.1 */
 	rs->open = channel_is_open(ch);
-	rs->has_irqs = true;
-	rs->irqs = ch->counters.irqs;
 	if (ch->region && ch->region->dev->ops->stats)
 		ch->region->dev->ops->stats(ch->region->dev, stats_counter_add,
 					    &dev);
@@ -94,42 +91,77 @@ static void stats_vm_free(Ior__VmStats *vs)
 	free(vs);
 }
 
-static Ior__VmStats *stats_vm(const struct vm *vm)
+/* One page of the region records, counted over the VMs in order: skip
+ * records before it, then as many as room holds. */
+struct stats_page {
+	size_t skip;
+	size_t room;		/* bytes left for VmStats and RegionStats */
+	size_t total;		/* records of every VM asked for */
+	bool full;
+};
+
+/* Tag and length prefix of an embedded message. */
+#define STATS_FIELD_HEAD 4
+
+/* vm with its records that fall in the page; *vs NULL when none does.
+ * Returns -1 when out of memory. */
+static int stats_vm(const struct vm *vm, struct stats_page *pg,
+		    Ior__VmStats **out)
 {
 	Ior__VmStats *vs = malloc(sizeof(*vs));
 	struct channel_counters sum;
 	const struct channel *ch;
-	size_t n = 0;
+	size_t n = 0, cost;
 
+	*out = NULL;
 	if (!vs)
-		return NULL;
+		return -1;
 	ior__vm_stats__init(vs);
 	vm_sum(vm, &sum);
 	vs->name = (char *)vm->name;
-	vs->reads = sum.reads;
-	vs->writes = sum.writes;
-	vs->posted = sum.posted;
-	vs->errors = sum.errors;
-	vs->batches = sum.batches;
-	vs->has_irqs = true;
-	vs->irqs = sum.irqs;
+#define STATS_VM(name, column) vs->name = sum.name;
+	IOREGION_COUNTERS(STATS_VM)
+#undef STATS_VM
+	vs->has_irqs = true;	/* optional on the wire: absent before 1.1 */
 	TAILQ_FOREACH(ch, &vm->channels, vm_link)
 		n++;
+	pg->total += n;
 	vs->regions = calloc(n + 1, sizeof(*vs->regions));
 	if (!vs->regions) {
 		free(vs);
-		return NULL;
+		return -1;
 	}
+	cost = STATS_FIELD_HEAD + ior__vm_stats__get_packed_size(vs);
 	TAILQ_FOREACH(ch, &vm->channels, vm_link) {
-		Ior__RegionStats *rs = stats_region(ch);
+		Ior__RegionStats *rs;
 
+		if (pg->skip > 0) {
+			pg->skip--;
+			continue;
+		}
+		if (pg->full)
+			break;
+		rs = stats_region(ch);
 		if (!rs) {
 			stats_vm_free(vs);
-			return NULL;
+			return -1;
+		}
+		cost += STATS_FIELD_HEAD + ior__region_stats__get_packed_size(rs);
+		if (cost > pg->room) {
+			stats_counters_free(rs->device, rs->n_device);
+			free(rs);
+			pg->full = true;
+			break;
 		}
 		vs->regions[vs->n_regions++] = rs;
 	}
-	return vs;
+	if (vs->n_regions == 0) {
+		stats_vm_free(vs);
+		return 0;
+	}
+	pg->room -= cost;
+	*out = vs;
+	return 0;
 }
 
 static int stats_daemon(struct ioregiond *d, Ior__StatsReply *reply)
@@ -138,23 +170,20 @@ static int stats_daemon(struct ioregiond *d, Ior__StatsReply *reply)
 	struct stats_counters out = { 0 };
 
 	stats_counter_add(&out, "sessions", d->nsessions);
-	stats_counter_add(&out, "sessions_accepted", c->sessions_accepted);
-	stats_counter_add(&out, "sessions_refused", c->sessions_refused);
-	stats_counter_add(&out, "control_errors", c->control_errors);
-	stats_counter_add(&out, "control_disconnects", c->control_disconnects);
-	stats_counter_add(&out, "access_denied", c->access_denied);
-	stats_counter_add(&out, "reloads", c->reloads);
-	stats_counter_add(&out, "reload_failures", c->reload_failures);
-	stats_counter_add(&out, "regions_opened", c->regions_opened);
-	stats_counter_add(&out, "regions_closed", c->regions_closed);
+	stats_counter_add(&out, "log_dropped_bytes", log_dropped());
+#define STATS_DAEMON(name) stats_counter_add(&out, #name, c->name);
+	IOREGIOND_COUNTERS(STATS_DAEMON)
+#undef STATS_DAEMON
 	reply->daemon = out.items;
 	reply->n_daemon = out.n;
 	return out.oom ? -1 : 0;
 }
 
-Ior__StatsReply *stats_build(struct ioregiond *d, const char *vm_name)
+Ior__StatsReply *stats_build(struct ioregiond *d, const char *vm_name,
+			     uint32_t offset)
 {
 	Ior__StatsReply *reply = malloc(sizeof(*reply));
+	struct stats_page pg = { .skip = offset, .room = STATS_ROOM };
 	struct vm *vm;
 	size_t n = 0;
 
@@ -169,11 +198,12 @@ Ior__StatsReply *stats_build(struct ioregiond *d, const char *vm_name)
 	TAILQ_FOREACH(vm, &d->vms, link) {
 		if (vm_name && strcmp(vm->name, vm_name) != 0)
 			continue;
-		reply->vms[reply->n_vms] = stats_vm(vm);
-		if (!reply->vms[reply->n_vms])
+		if (stats_vm(vm, &pg, &reply->vms[reply->n_vms]) < 0)
 			goto oom;
-		reply->n_vms++;
+		reply->n_vms += reply->vms[reply->n_vms] != NULL;
 	}
+	reply->has_total = true;
+	reply->total = (uint32_t)pg.total;
 	return reply;
 oom:
 	stats_free(reply);

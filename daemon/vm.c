@@ -61,12 +61,9 @@ void vm_sum(const struct vm *vm, struct channel_counters *sum)
 
 	memset(sum, 0, sizeof(*sum));
 	TAILQ_FOREACH(ch, &vm->channels, vm_link) {
-		sum->reads += ch->counters.reads;
-		sum->writes += ch->counters.writes;
-		sum->posted += ch->counters.posted;
-		sum->errors += ch->counters.errors;
-		sum->batches += ch->counters.batches;
-		sum->irqs += ch->counters.irqs;
+#define VM_SUM(name, column) sum->name += ch->counters.name;
+		IOREGION_COUNTERS(VM_SUM)
+#undef VM_SUM
 	}
 }
 

@@ -16,7 +16,7 @@
 struct vm {
 	TAILQ_ENTRY(vm) link;
 	struct ioregiond *d;
-	char name[IOR_NAME_MAX + 1];
+	char name[IOREGION_NAME_MAX + 1];
 	TAILQ_HEAD(, channel) channels;
 	struct irq_line_list irqs;	/* eventfds of its interrupt lines */
 };

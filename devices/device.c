@@ -122,11 +122,6 @@ int device_opt_known(const json_t *options, const char *const *keys,
 	return 0;
 }
 
-uint64_t device_size_mask(unsigned int size)
-{
-	return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (size * 8)) - 1;
-}
-
 uint64_t device_load(const uint8_t *p, unsigned int size)
 {
 	uint64_t v = 0;

@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "ioregion.h"
+
 struct device;
 
 /* What a model may use of its host: logging, its interrupt line and its
@@ -111,8 +113,6 @@ int device_opt_uint(const json_t *options, const char *key, uint64_t def,
 int device_opt_known(const json_t *options, const char *const *keys,
 		     char *err, size_t errlen);
 
-/* Mask of the low `size` bytes. */
-uint64_t device_size_mask(unsigned int size);
 
 /* Little-endian load/store of `size` bytes, for byte-array backed models. */
 uint64_t device_load(const uint8_t *p, unsigned int size);

@@ -103,7 +103,7 @@ static int dev_doorbell_read(struct device *dev, unsigned int requester,
 	if (offset < DOORBELL_COUNT_BASE) {
 		bell = dev_doorbell_bell(db, offset);
 		if (bell >= 0) {
-			*value = db->last[bell] & device_size_mask(size);
+			*value = db->last[bell] & ioregion_size_mask(size);
 			return 0;
 		}
 	} else if (size == 4 || size == 8) {

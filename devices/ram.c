@@ -3,11 +3,17 @@
  * ram: scratch memory the size of the region. Any access of 1, 2, 4 or 8
  * bytes that lies inside it, aligned or not. Options: "fill" (byte the
  * memory starts with and returns to on reset, default 0).
+ *
+ * The memory is anonymous and mapped, never written up front: the kernel
+ * hands out zeroed pages as the guest touches them, so creating (or
+ * resetting) 64 MiB costs nothing on the event loop. Bytes are stored
+ * XORed with the fill byte, so a zero page reads as fill.
  */
 #include "autoconfig.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "device.h"
 
@@ -17,9 +23,9 @@
 struct dev_ram {
 	struct device dev;
 	uint64_t size;
-	uint8_t fill;
+	uint64_t fill;		/* the fill byte in every byte */
 	uint64_t out_of_range;
-	uint8_t mem[];
+	uint8_t *mem;
 };
 
 static struct dev_ram *dev_ram(struct device *dev)
@@ -44,15 +50,20 @@ static struct device *dev_ram_create(const json_t *options, uint64_t size,
 			 RAM_MAX_SIZE);
 		return NULL;
 	}
-	ram = malloc(sizeof(*ram) + size);
+	ram = calloc(1, sizeof(*ram));
 	if (!ram) {
 		snprintf(err, errlen, "size: out of memory");
 		return NULL;
 	}
+	ram->mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (ram->mem == MAP_FAILED) {
+		free(ram);
+		snprintf(err, errlen, "size: out of memory");
+		return NULL;
+	}
 	ram->size = size;
-	ram->fill = (uint8_t)fill;
-	ram->out_of_range = 0;
-	memset(ram->mem, ram->fill, size);
+	ram->fill = fill * UINT64_C(0x0101010101010101);
 	return &ram->dev;
 }
 
@@ -73,7 +84,8 @@ static int dev_ram_read(struct device *dev, unsigned int requester,
 
 	if (!dev_ram_inside(ram, offset, size))
 		return -1;
-	*value = device_load(ram->mem + offset, size);
+	*value = (device_load(ram->mem + offset, size) ^ ram->fill) &
+		 ioregion_size_mask(size);
 	return 0;
 }
 
@@ -84,7 +96,7 @@ static int dev_ram_write(struct device *dev, unsigned int requester,
 
 	if (!dev_ram_inside(ram, offset, size))
 		return -1;
-	device_store(ram->mem + offset, size, value);
+	device_store(ram->mem + offset, size, value ^ ram->fill);
 	return 0;
 }
 
@@ -92,12 +104,16 @@ static void dev_ram_reset(struct device *dev)
 {
 	struct dev_ram *ram = dev_ram(dev);
 
-	memset(ram->mem, ram->fill, ram->size);
+	/* Private anonymous pages read as zero again, that is as fill. */
+	madvise(ram->mem, ram->size, MADV_DONTNEED);
 }
 
 static void dev_ram_destroy(struct device *dev)
 {
-	free(dev_ram(dev));
+	struct dev_ram *ram = dev_ram(dev);
+
+	munmap(ram->mem, ram->size);
+	free(ram);
 }
 
 static void dev_ram_stats(struct device *dev, device_stat_fn *emit, void *ctx)

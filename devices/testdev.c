@@ -74,10 +74,10 @@ static int dev_testdev_read(struct device *dev, unsigned int requester,
 			    uint64_t *value)
 {
 	struct dev_testdev *t = dev_testdev(dev);
-	uint64_t mask = device_size_mask(size);
+	uint64_t mask = ioregion_size_mask(size);
 
 	if (testdev_in(offset, size, TESTDEV_SCRATCH, TESTDEV_SCRATCH_END))
-		*value = device_load(t->scratch + offset - TESTDEV_SCRATCH,
+		*value = device_load(t->scratch + (offset - TESTDEV_SCRATCH),
 				     size);
 	else if (offset == TESTDEV_ECHO)
 		*value = t->echo & mask;
@@ -106,10 +106,10 @@ static int dev_testdev_write(struct device *dev, unsigned int requester,
 	struct dev_testdev *t = dev_testdev(dev);
 
 	if (testdev_in(offset, size, TESTDEV_SCRATCH, TESTDEV_SCRATCH_END))
-		device_store(t->scratch + offset - TESTDEV_SCRATCH, size,
+		device_store(t->scratch + (offset - TESTDEV_SCRATCH), size,
 			     value);
 	else if (offset == TESTDEV_ECHO)
-		t->echo = value & device_size_mask(size);
+		t->echo = value & ioregion_size_mask(size);
 	else {
 		t->bad_access++;
 		return -1;

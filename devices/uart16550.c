@@ -19,11 +19,14 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "device.h"
+#include "output.h"
 
 #define UART_RBR_THR 0
 #define UART_IER 1
@@ -54,13 +57,15 @@
 
 #define UART_RX_FIFO 16
 #define UART_LINE_MAX 256
+/* Output waiting for a slow stdout or file; beyond it lines are dropped. */
+#define UART_OUTPUT_BUFFER (64 * 1024)
 
 enum uart_output { UART_OUT_STDOUT, UART_OUT_FILE, UART_OUT_LOG, UART_OUT_NONE };
 
 struct dev_uart {
 	struct device dev;
 	enum uart_output output;
-	FILE *file;
+	struct output *out;	/* stdout or file */
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thr_irq_pending;
 	bool overrun;			/* LSR.OE, cleared by reading LSR */
@@ -70,11 +75,33 @@ struct dev_uart {
 	char line[UART_LINE_MAX];
 	size_t line_len;
 	uint64_t tx_bytes, rx_bytes, lines, rx_overruns, bad_access;
+	uint64_t output_dropped;	/* bytes the output could not take */
 };
 
 static struct dev_uart *dev_uart(struct device *dev)
 {
 	return (struct dev_uart *)dev;
+}
+
+/* The file is created on the first line, not here: validating a config
+ * must leave no trace. Here it only has to be creatable. */
+static int dev_uart_check_path(const char *path, char *err, size_t errlen)
+{
+	char *copy = strdup(path);
+	int rc = 0;
+
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (access(path, W_OK) < 0 &&
+	    (errno != ENOENT || access(dirname(copy), W_OK) < 0)) {
+		snprintf(err, errlen, "options.path: %s: %s", path,
+			 strerror(errno));
+		rc = -1;
+	}
+	free(copy);
+	return rc;
 }
 
 static int dev_uart_parse_output(struct dev_uart *u, const json_t *options,
@@ -112,13 +139,18 @@ static int dev_uart_parse_output(struct dev_uart *u, const json_t *options,
 		snprintf(err, errlen, "options.path: expected a string");
 		return -1;
 	}
-	if (u->output == UART_OUT_FILE) {
-		u->file = fopen(json_string_value(path), "ae");
-		if (!u->file) {
-			snprintf(err, errlen, "options.path: %s: %s",
-				 json_string_value(path), strerror(errno));
-			return -1;
-		}
+	if (u->output == UART_OUT_FILE &&
+	    dev_uart_check_path(json_string_value(path), err, errlen) < 0)
+		return -1;
+	if (u->output == UART_OUT_FILE)
+		u->out = output_new_path(json_string_value(path),
+					 UART_OUTPUT_BUFFER);
+	else if (u->output == UART_OUT_STDOUT)
+		u->out = output_new_fd(STDOUT_FILENO, UART_OUTPUT_BUFFER);
+	if ((u->output == UART_OUT_FILE || u->output == UART_OUT_STDOUT) &&
+	    !u->out) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	return 0;
 }
@@ -144,6 +176,7 @@ static struct device *dev_uart_create(const json_t *options, uint64_t size,
 		return NULL;
 	}
 	if (dev_uart_parse_output(u, options, err, errlen) < 0) {
+		output_free(u->out);
 		free(u);
 		return NULL;
 	}
@@ -152,16 +185,20 @@ static struct device *dev_uart_create(const json_t *options, uint64_t size,
 
 static void dev_uart_flush_line(struct dev_uart *u)
 {
+	int err;
+
 	if (u->line_len == 0)
 		return;
 	switch (u->output) {
 	case UART_OUT_STDOUT:
-		fwrite(u->line, 1, u->line_len, stdout);
-		fflush(stdout);
-		break;
 	case UART_OUT_FILE:
-		fwrite(u->line, 1, u->line_len, u->file);
-		fflush(u->file);
+		if (output_write(u->out, u->line, u->line_len) < 0)
+			u->output_dropped += u->line_len;
+		err = output_take_error(u->out);
+		if (err)
+			device_log(&u->dev, LOG_WARNING,
+				   "output: %s; lines are dropped",
+				   strerror(err));
 		break;
 	case UART_OUT_LOG:
 		/* The log adds its own newline. */
@@ -429,8 +466,7 @@ static void dev_uart_destroy(struct device *dev)
 	struct dev_uart *u = dev_uart(dev);
 
 	dev_uart_flush_line(u);
-	if (u->file)
-		fclose(u->file);
+	output_free(u->out);
 	free(u);
 }
 
@@ -443,6 +479,7 @@ static void dev_uart_stats(struct device *dev, device_stat_fn *emit, void *ctx)
 	emit(ctx, "lines", u->lines);
 	emit(ctx, "rx_overruns", u->rx_overruns);
 	emit(ctx, "bad_access", u->bad_access);
+	emit(ctx, "output_dropped", u->output_dropped);
 }
 
 const struct device_ops device_uart16550_ops = {

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,10 +81,20 @@ static void control_take_fds(struct msghdr *mh, int *fd)
 	}
 }
 
+/* recvmsg returns 0 both for an empty packet and at end of stream; only
+ * the peer's shutdown tells them apart. */
+static bool control_peer_gone(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN | POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 &&
+	       (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
 ssize_t control_recv(int sock, void *buf, size_t len, int *fd, int flags)
 {
 	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		char buf[CMSG_SPACE(IOR_CONTROL_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -106,9 +117,31 @@ ssize_t control_recv(int sock, void *buf, size_t len, int *fd, int flags)
 			close(*fd);
 			*fd = -1;
 		}
-		return -EMSGSIZE;
+		return mh.msg_flags & MSG_TRUNC ? -EMSGSIZE : -ETOOMANYREFS;
 	}
+	if (n == 0 && !control_peer_gone(sock))
+		return -ENOMSG;
 	return n;
+}
+
+const struct control_capability control_capabilities[] = {
+	{ IOR__CAPABILITY__CAP_POSTED_WRITES, "posted-writes" },
+	{ IOR__CAPABILITY__CAP_EVENTS, "events" },
+	{ IOR__CAPABILITY__CAP_RELOAD, "reload" },
+	{ IOR__CAPABILITY__CAP_PLUG, "plug" },
+	{ IOR__CAPABILITY__CAP_SHARED_DEVICES, "shared-devices" },
+	{ IOR__CAPABILITY__CAP_IRQ, "irq" },
+	{ IOR__CAPABILITY__CAP_NONE, NULL },
+};
+
+uint32_t control_capability_mask(void)
+{
+	const struct control_capability *c;
+	uint32_t mask = 0;
+
+	for (c = control_capabilities; c->name; c++)
+		mask |= (uint32_t)c->bit;
+	return mask;
 }
 
 bool control_name_valid(const char *name)
@@ -118,7 +151,7 @@ bool control_name_valid(const char *name)
 	if (!name)
 		return false;
 	len = strlen(name);
-	if (len == 0 || len > IOR_NAME_MAX)
+	if (len == 0 || len > IOREGION_NAME_MAX)
 		return false;
 	for (i = 0; i < len; i++) {
 		char c = name[i];
@@ -172,6 +205,8 @@ const char *control_client_message_check(const Ior__ClientMessage *msg)
 		return NULL;
 	case IOR__CLIENT_MESSAGE__BODY__NOT_SET:
 	default:
-		return "message has no body";
+		/* A request of a newer protocol arrives as an unknown field. */
+		return msg->base.n_unknown_fields ? "unknown request type"
+						  : "message has no body";
 	}
 }

@@ -105,20 +105,21 @@ static int ctl_stats(struct ctl *ctl)
 		ctl_print_json(root);
 		return CTL_OK;
 	}
-	printf("%-12s %-16s %-5s %10s %10s %10s %8s %8s %8s\n", "VM", "REGION",
-	       "OPEN", "READS", "WRITES", "POSTED", "BATCHES", "ERRORS", "IRQS");
+	printf("%-12s %-16s %-5s", "VM", "REGION", "OPEN");
+#define CTL_COLUMN(name, column) printf(" %10s", column);
+	IOREGION_COUNTERS(CTL_COLUMN)
+	printf("\n");
 	json_array_foreach(json_object_get(root, "vms"), i, vm) {
-		json_array_foreach(json_object_get(vm, "regions"), j, r)
-			printf("%-12s %-16s %-5s %10lld %10lld %10lld %8lld %8lld %8lld\n",
+		json_array_foreach(json_object_get(vm, "regions"), j, r) {
+			printf("%-12s %-16s %-5s",
 			       json_string_value(json_object_get(vm, "name")),
 			       json_string_value(json_object_get(r, "name")),
-			       json_is_true(json_object_get(r, "open")) ? "yes" : "no",
-			       json_integer_value(json_object_get(r, "reads")),
-			       json_integer_value(json_object_get(r, "writes")),
-			       json_integer_value(json_object_get(r, "posted")),
-			       json_integer_value(json_object_get(r, "batches")),
-			       json_integer_value(json_object_get(r, "errors")),
-			       json_integer_value(json_object_get(r, "irqs")));
+			       json_is_true(json_object_get(r, "open")) ? "yes" : "no");
+#define CTL_VALUE(name, column) \
+	printf(" %10lld", json_integer_value(json_object_get(r, #name)));
+			IOREGION_COUNTERS(CTL_VALUE)
+			printf("\n");
+		}
 	}
 	json_decref(root);
 	return CTL_OK;

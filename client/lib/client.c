@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,8 +13,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "control_io.h"
 #include "libioregion.h"
@@ -194,7 +193,10 @@ static int client_call(struct ioregion_client *c, Ior__ClientMessage *req,
 				return rc;
 			continue;
 		}
-		if (m->id == req->id)
+		/* An Error with id 0 is about a packet the daemon could not
+		 * read a request from: the one just sent. */
+		if (m->id == req->id ||
+		    (m->id == 0 && m->body_case == IOR__SERVER_MESSAGE__BODY_ERROR))
 			break;
 		ior__server_message__free_unpacked(m, NULL);
 		if (fd && *fd >= 0)
@@ -307,32 +309,61 @@ void ioregion_client_free(struct ioregion_client *c)
 	free(c);
 }
 
-int ioregion_client_list(struct ioregion_client *c, const char *vm_name,
-			 struct ioregion_region **regions)
+/* One page of the list, from offset on, appended to *regions. Returns the
+ * regions the whole list has (as many as were appended from a daemon
+ * that does not page). */
+static int client_list_page(struct ioregion_client *c, const char *vm_name,
+			    uint32_t offset, struct ioregion_region **regions,
+			    size_t *n)
 {
 	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
 	Ior__ListRegions list = IOR__LIST_REGIONS__INIT;
 	Ior__ServerMessage *m;
-	size_t i;
+	struct ioregion_region *more;
+	size_t i, got;
 	int rc;
 
-	*regions = NULL;
 	list.vm_name = (char *)vm_name;
+	list.has_offset = offset > 0;
+	list.offset = offset;
 	req.body_case = IOR__CLIENT_MESSAGE__BODY_LIST_REGIONS;
 	req.list_regions = &list;
 	rc = client_call(c, &req, &m, NULL);
 	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_REGIONS)) < 0)
 		return rc;
-	*regions = calloc(m->regions->n_regions + 1, sizeof(**regions));
-	if (!*regions) {
+	got = m->regions->n_regions;
+	more = realloc(*regions, (*n + got + 1) * sizeof(**regions));
+	if (!more) {
 		ior__server_message__free_unpacked(m, NULL);
 		return -ENOMEM;
 	}
-	for (i = 0; i < m->regions->n_regions; i++)
-		client_region_from(&(*regions)[i], m->regions->regions[i]);
-	rc = (int)m->regions->n_regions;
+	*regions = more;
+	for (i = 0; i < got; i++)
+		client_region_from(&more[(*n)++], m->regions->regions[i]);
+	rc = m->regions->has_total ? (int)m->regions->total : (int)*n;
 	ior__server_message__free_unpacked(m, NULL);
-	return rc;
+	/* A page that brings nothing ends the list, whatever total says. */
+	return got == 0 ? (int)*n : rc;
+}
+
+int ioregion_client_list(struct ioregion_client *c, const char *vm_name,
+			 struct ioregion_region **regions)
+{
+	size_t n = 0;
+	int total;
+
+	*regions = NULL;
+	do {
+		total = client_list_page(c, vm_name, (uint32_t)n, regions, &n);
+	} while (total > 0 && n < (size_t)total);
+	if (total < 0) {
+		free(*regions);
+		*regions = NULL;
+		return total;
+	}
+	if (!*regions && !(*regions = calloc(1, sizeof(**regions))))
+		return -ENOMEM;
+	return (int)n;
 }
 
 int ioregion_client_open(struct ioregion_client *c, const char *name,
@@ -483,74 +514,182 @@ int ioregion_client_next_event(struct ioregion_client *c,
 	return 1;
 }
 
-static json_t *client_counters_json(Ior__Counter **items, size_t n)
+/* A growing JSON text: the stats document is written out by hand, so the
+ * library needs no JSON library. */
+struct client_json {
+	char *text;
+	size_t len, cap;
+	bool oom;
+};
+
+static void client_json_put(struct client_json *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void client_json_put(struct client_json *j, const char *fmt, ...)
 {
-	json_t *obj = json_object();
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = j->oom ? 0 : vsnprintf(j->text + j->len, j->cap - j->len,
+					   fmt, ap);
+		va_end(ap);
+		if (j->oom || n < 0 || (size_t)n < j->cap - j->len)
+			break;
+		j->cap = 2 * (j->cap + (size_t)n);
+		if (!(j->text = realloc(j->text, j->cap)))
+			j->oom = true;
+	}
+	if (!j->oom && n > 0)
+		j->len += (size_t)n;
+}
+
+/* A string, escaped. */
+static void client_json_string(struct client_json *j, const char *s)
+{
+	client_json_put(j, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			client_json_put(j, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			client_json_put(j, "\\u%04x", (unsigned char)*s);
+		else
+			client_json_put(j, "%c", *s);
+	}
+	client_json_put(j, "\"");
+}
+
+static void client_json_counters(struct client_json *j, Ior__Counter **items,
+				 size_t n)
+{
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		json_object_set_new(obj, items[i]->name,
-				    json_integer((json_int_t)items[i]->value));
-	return obj;
-}
-
-static json_t *client_stats_json(const Ior__StatsReply *s)
-{
-	json_t *root = json_object(), *vms = json_array();
-	size_t i, j;
-
-	for (i = 0; i < s->n_vms; i++) {
-		const Ior__VmStats *v = s->vms[i];
-		json_t *regions = json_array();
-
-		for (j = 0; j < v->n_regions; j++) {
-			const Ior__RegionStats *r = v->regions[j];
-
-			json_array_append_new(regions, json_pack(
-				"{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
-				"name", r->name, "open", r->open,
-				"irqs", (json_int_t)r->irqs,
-				"reads", (json_int_t)r->reads,
-				"writes", (json_int_t)r->writes,
-				"posted", (json_int_t)r->posted,
-				"errors", (json_int_t)r->errors,
-				"batches", (json_int_t)r->batches,
-				"device", client_counters_json(r->device, r->n_device)));
-		}
-		json_array_append_new(vms, json_pack(
-			"{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "name", v->name,
-			"irqs", (json_int_t)v->irqs,
-			"reads", (json_int_t)v->reads,
-			"writes", (json_int_t)v->writes,
-			"posted", (json_int_t)v->posted,
-			"errors", (json_int_t)v->errors,
-			"batches", (json_int_t)v->batches, "regions", regions));
+	client_json_put(j, "{");
+	for (i = 0; i < n; i++) {
+		client_json_put(j, i ? "," : "");
+		client_json_string(j, items[i]->name);
+		client_json_put(j, ":%" PRIu64, items[i]->value);
 	}
-	json_object_set_new(root, "vms", vms);
-	json_object_set_new(root, "daemon",
-			    client_counters_json(s->daemon, s->n_daemon));
-	return root;
+	client_json_put(j, "}");
 }
 
-int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
-			  char **json)
+#define CLIENT_JSON_COUNTER(name, column) \
+	client_json_put(j, ",\"" #name "\":%" PRIu64, (uint64_t)x->name);
+
+static void client_json_region(struct client_json *j,
+			       const Ior__RegionStats *x)
+{
+	client_json_put(j, "{\"name\":");
+	client_json_string(j, x->name);
+	client_json_put(j, ",\"open\":%s", x->open ? "true" : "false");
+	IOREGION_COUNTERS(CLIENT_JSON_COUNTER)
+	client_json_put(j, ",\"device\":");
+	client_json_counters(j, x->device, x->n_device);
+	client_json_put(j, "}");
+}
+
+/* A VM's name and totals, opening its region list. */
+static void client_json_vm_open(struct client_json *j, const Ior__VmStats *x)
+{
+	client_json_put(j, "{\"name\":");
+	client_json_string(j, x->name);
+	IOREGION_COUNTERS(CLIENT_JSON_COUNTER)
+	client_json_put(j, ",\"regions\":[");
+}
+
+/* The pages as one document: a VM cut between two pages is one VM. */
+static char *client_stats_json(Ior__StatsReply *const *pages, size_t npages)
+{
+	struct client_json j = { 0 };
+	const char *open_vm = NULL;
+	size_t p, v, r, nregions = 0;
+
+	client_json_put(&j, "{\"vms\":[");
+	for (p = 0; p < npages; p++) {
+		for (v = 0; v < pages[p]->n_vms; v++) {
+			const Ior__VmStats *vs = pages[p]->vms[v];
+
+			if (!open_vm || strcmp(open_vm, vs->name)) {
+				client_json_put(&j, open_vm ? "]}," : "");
+				client_json_vm_open(&j, vs);
+				open_vm = vs->name;
+				nregions = 0;
+			}
+			for (r = 0; r < vs->n_regions; r++) {
+				client_json_put(&j, nregions++ ? "," : "");
+				client_json_region(&j, vs->regions[r]);
+			}
+		}
+	}
+	client_json_put(&j, open_vm ? "]}],\"daemon\":" : "],\"daemon\":");
+	client_json_counters(&j, pages[npages - 1]->daemon,
+			     pages[npages - 1]->n_daemon);
+	client_json_put(&j, "}");
+	if (j.oom) {
+		free(j.text);
+		return NULL;
+	}
+	return j.text;
+}
+
+/* One page of the stats from offset on, appended to *pages. Returns the
+ * records the whole reply has, or -errno. */
+static int client_stats_page(struct ioregion_client *c, const char *vm_name,
+			     uint32_t offset, Ior__ServerMessage ***pages,
+			     size_t *npages, size_t *records)
 {
 	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
 	Ior__StatsRequest stats = IOR__STATS_REQUEST__INIT;
-	Ior__ServerMessage *m;
-	json_t *root;
+	Ior__ServerMessage *m, **more;
+	size_t v, got = 0;
 	int rc;
 
-	*json = NULL;
 	stats.vm_name = (char *)vm_name;
+	stats.has_offset = offset > 0;
+	stats.offset = offset;
 	req.body_case = IOR__CLIENT_MESSAGE__BODY_STATS;
 	req.stats = &stats;
 	rc = client_call(c, &req, &m, NULL);
 	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_STATS)) < 0)
 		return rc;
-	root = client_stats_json(m->stats);
-	ior__server_message__free_unpacked(m, NULL);
-	*json = root ? json_dumps(root, JSON_COMPACT) : NULL;
-	json_decref(root);
+	more = realloc(*pages, (*npages + 1) * sizeof(**pages));
+	if (!more) {
+		ior__server_message__free_unpacked(m, NULL);
+		return -ENOMEM;
+	}
+	*pages = more;
+	more[(*npages)++] = m;
+	for (v = 0; v < m->stats->n_vms; v++)
+		got += m->stats->vms[v]->n_regions;
+	*records += got;
+	/* A page that brings nothing ends the reply, whatever total says. */
+	return m->stats->has_total && got ? (int)m->stats->total : (int)*records;
+}
+
+int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
+			  char **json)
+{
+	Ior__ServerMessage **pages = NULL;
+	Ior__StatsReply **replies;
+	size_t npages = 0, records = 0, p;
+	int total;
+
+	*json = NULL;
+	do {
+		total = client_stats_page(c, vm_name, (uint32_t)records, &pages,
+					  &npages, &records);
+	} while (total > 0 && records < (size_t)total);
+	replies = total < 0 ? NULL : calloc(npages, sizeof(*replies));
+	for (p = 0; replies && p < npages; p++)
+		replies[p] = pages[p]->stats;
+	if (replies)
+		*json = client_stats_json(replies, npages);
+	for (p = 0; p < npages; p++)
+		ior__server_message__free_unpacked(pages[p], NULL);
+	free(pages);
+	free(replies);
+	if (total < 0)
+		return total;
 	return *json ? 0 : -ENOMEM;
 }

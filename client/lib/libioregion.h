@@ -18,12 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ioregion_common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define IOREGION_DEFAULT_SOCKET "/run/ioregiond/control.sock"
-#define IOREGION_NAME_MAX 64
 
 enum ioregion_bus { IOREGION_BUS_MMIO = 0, IOREGION_BUS_PIO = 1 };
 
@@ -101,7 +101,10 @@ int ioregion_client_subscribe(struct ioregion_client *c);
 int ioregion_client_next_event(struct ioregion_client *c,
 			       struct ioregion_event *ev);
 
-/* Admin requests. Stats come back as a JSON document the caller frees. */
+/* Admin requests. Stats come back as a JSON document the caller frees:
+ * {"vms": [{"name", IOREGION_COUNTERS..., "regions": [{"name", "open",
+ * IOREGION_COUNTERS..., "device": {counter: value}}]}], "daemon":
+ * {counter: value}}. */
 int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
 			  char **json);
 int ioregion_client_reload(struct ioregion_client *c);

@@ -301,97 +301,51 @@ static void test_shared_mailbox(void **state)
 	ioregion_client_free(c1);
 }
 
-/* Raw packets on the control socket, bypassing libioregion. */
-static int raw_connect(const struct harness_daemon *hd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-
-	strcpy(sa.sun_path, hd->socket);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-/* Waits for one reply; returns its Error code, 0 for another reply, -1 if
- * the daemon closed the connection. */
-static int raw_reply(int fd)
-{
-	static uint8_t buf[IOR_CONTROL_MAX_PACKET];
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	Ior__ServerMessage *m;
-	ssize_t n;
-	int code;
-
-	assert_int_equal(poll(&pfd, 1, 5000), 1);
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n <= 0)
-		return -1;
-	m = ior__server_message__unpack(NULL, (size_t)n, buf);
-	assert_non_null(m);
-	code = m->body_case == IOR__SERVER_MESSAGE__BODY_ERROR ? m->error->code : 0;
-	ior__server_message__free_unpacked(m, NULL);
-	return code;
-}
-
-static void raw_hello(int fd, unsigned int major, const char *vm)
-{
-	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
-	Ior__Hello hello = IOR__HELLO__INIT;
-
-	hello.major = major;
-	hello.client_name = "raw";
-	hello.vm_name = (char *)vm;
-	req.id = 1;
-	req.body_case = IOR__CLIENT_MESSAGE__BODY_HELLO;
-	req.hello = &hello;
-	assert_int_equal(control_send(fd, &req.base, -1), 0);
-}
-
 static void test_malformed_control(void **state)
 {
 	struct harness_daemon *hd = *state;
 	int before = harness_fd_count_settled(hd);
 	static uint8_t big[IOR_CONTROL_MAX_PACKET + 100];
 	const char garbage[] = "\xff\xff\xff\xff\x0f garbage";
-	int fd = raw_connect(hd), passed[2], i;
+	int fd = harness_raw_connect(hd), passed[2], i;
 	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
 	Ior__OpenRegion open = IOR__OPEN_REGION__INIT;
 
 	/* Garbage, and a request before hello: error replies. */
 	assert_int_equal(send(fd, garbage, sizeof(garbage), 0), sizeof(garbage));
-	assert_int_equal(raw_reply(fd), EBADMSG);
+	assert_int_equal(harness_raw_reply(fd), EBADMSG);
 	open.name = "ram0";
 	req.id = 9;
 	req.body_case = IOR__CLIENT_MESSAGE__BODY_OPEN_REGION;
 	req.open_region = &open;
 	assert_int_equal(control_send(fd, &req.base, -1), 0);
-	assert_int_equal(raw_reply(fd), EPROTO);
+	assert_int_equal(harness_raw_reply(fd), EPROTO);
 	/* Oversized packet. */
 	memset(big, 0x5a, sizeof(big));
 	assert_int_equal(send(fd, big, sizeof(big), 0), sizeof(big));
-	assert_int_equal(raw_reply(fd), EMSGSIZE);
+	assert_int_equal(harness_raw_reply(fd), EMSGSIZE);
 	/* Bad names are refused field by field. */
 	open.name = "../../etc";
 	assert_int_equal(control_send(fd, &req.base, -1), 0);
-	assert_int_equal(raw_reply(fd), EINVAL);
+	assert_int_equal(harness_raw_reply(fd), EINVAL);
 	/* Descriptors a client sends are closed, not kept. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, passed), 0);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(control_send(fd, &req.base, passed[0]), 0);
 	for (i = 0; i < 3; i++)
-		assert_int_equal(raw_reply(fd), EINVAL);
+		assert_int_equal(harness_raw_reply(fd), EINVAL);
 	close(passed[0]);
 	close(passed[1]);
 	/* The eighth strike disconnects. */
 	assert_int_equal(control_send(fd, &req.base, -1), 0);
-	assert_int_equal(raw_reply(fd), EINVAL);
-	assert_int_equal(raw_reply(fd), -1);
+	assert_int_equal(harness_raw_reply(fd), EINVAL);
+	assert_int_equal(harness_raw_reply(fd), -1);
 	close(fd);
 	/* A major version mismatch is refused, clearly, then closed. */
-	fd = raw_connect(hd);
-	raw_hello(fd, 99, "vm0");
-	assert_int_equal(raw_reply(fd), EPROTONOSUPPORT);
-	assert_int_equal(raw_reply(fd), -1);
+	fd = harness_raw_connect(hd);
+	harness_raw_hello(fd, 99, "vm0");
+	assert_int_equal(harness_raw_reply(fd), EPROTONOSUPPORT);
+	assert_int_equal(harness_raw_reply(fd), -1);
 	close(fd);
 	harness_wait_fd_count(hd, before);
 	harness_assert_default_vms_alive(hd);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "control_io.h"
 #include "harness.h"
 
 const char *harness_binary(void)
@@ -55,6 +57,7 @@ void harness_prepare(struct harness_daemon *hd, const char *config_json)
 	snprintf(hd->socket, sizeof(hd->socket), "%s/control.sock", hd->dir);
 	snprintf(hd->config, sizeof(hd->config), "%s/config.json", hd->dir);
 	snprintf(hd->log, sizeof(hd->log), "%s/daemon.log", hd->dir);
+	hd->stdout_fd = hd->stderr_fd = -1;
 	if (config_json)
 		harness_write_config(hd, config_json);
 }
@@ -69,8 +72,8 @@ void harness_launch(struct harness_daemon *hd)
 	if (hd->pid == 0) {
 		int log = open(hd->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-		dup2(log, STDERR_FILENO);
-		dup2(log, STDOUT_FILENO);
+		dup2(hd->stderr_fd >= 0 ? hd->stderr_fd : log, STDERR_FILENO);
+		dup2(hd->stdout_fd >= 0 ? hd->stdout_fd : log, STDOUT_FILENO);
 		close(log);
 		if (with_config)
 			execl(harness_binary(), "ioregiond", "-v", "-s",
@@ -80,7 +83,9 @@ void harness_launch(struct harness_daemon *hd)
 			      hd->socket, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 500; i++) {
+	/* Generous: a sanitizer build on a busy machine loads a config of
+	 * thousands of regions in seconds. */
+	for (i = 0; i < 2000; i++) {
 		if (harness_answers(hd))
 			return;
 		usleep(10000);
@@ -294,4 +299,47 @@ void harness_assert_default_vms_alive(const struct harness_daemon *hd)
 		free(regions);
 		ioregion_client_free(c);
 	}
+}
+
+int harness_raw_connect(const struct harness_daemon *hd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	strcpy(sa.sun_path, hd->socket);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+int harness_raw_reply(int fd)
+{
+	static uint8_t buf[IOR_CONTROL_MAX_PACKET];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	Ior__ServerMessage *m;
+	ssize_t n;
+	int code;
+
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n <= 0)
+		return -1;
+	m = ior__server_message__unpack(NULL, (size_t)n, buf);
+	assert_non_null(m);
+	code = m->body_case == IOR__SERVER_MESSAGE__BODY_ERROR ? m->error->code : 0;
+	ior__server_message__free_unpacked(m, NULL);
+	return code;
+}
+
+void harness_raw_hello(int fd, unsigned int major, const char *vm)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__Hello hello = IOR__HELLO__INIT;
+
+	hello.major = major;
+	hello.client_name = "raw";
+	hello.vm_name = (char *)vm;
+	req.id = 1;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_HELLO;
+	req.hello = &hello;
+	assert_int_equal(control_send(fd, &req.base, -1), 0);
 }

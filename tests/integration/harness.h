@@ -16,6 +16,8 @@ struct harness_daemon {
 	char socket[128];
 	char config[128];
 	char log[128];
+	int stdout_fd;		/* the daemon's stdout; -1: the log */
+	int stderr_fd;		/* the daemon's stderr; -1: the log */
 };
 
 /* The ioregiond under test: $IOREGIOND, else ./ioregiond. */
@@ -53,6 +55,15 @@ void harness_post(int fd, uint64_t offset, unsigned int size, uint64_t v);
 void harness_send_frame(int fd, const struct ioregion_cmd *cmd);
 /* Reads one response; false if none came within timeout_ms. */
 bool harness_recv_resp(int fd, struct ioregion_resp *resp, int timeout_ms);
+
+/* Raw packets on the control socket, bypassing libioregion: a connection
+ * that has said nothing yet, and the next reply on it (its Error code, 0
+ * for another reply, -1 if the daemon closed the connection; fails the
+ * test after 5 s). */
+int harness_raw_connect(const struct harness_daemon *hd);
+int harness_raw_reply(int fd);
+/* Sends Hello speaking protocol major as vm (NULL: admin). */
+void harness_raw_hello(int fd, unsigned int major, const char *vm);
 
 /* Every region of the built-in config still answers for vm0 and vm1. */
 void harness_assert_default_vms_alive(const struct harness_daemon *hd);

@@ -113,6 +113,21 @@ static void test_every_defect_has_a_path(void **state)
 	config_refused("{\"regions\": [{\"name\": \"r\", \"device\": \"ram\", \"bus\": \"pio\","
 		       " \"address\": \"0xfff8\", \"size\": 16, \"vms\": [\"v\"]}]}",
 		       "beyond the 64 KiB port space");
+	/* Ends at 2^64: no wrap in the sum, still far outside port space. */
+	config_refused("{\"regions\": [{\"name\": \"r\", \"device\": \"ram\", \"bus\": \"pio\","
+		       " \"address\": \"0xffffffffffffff00\", \"size\": 256, \"vms\": [\"v\"]}]}",
+		       "regions[0].address: 0xffffffffffffff00+0x100 is beyond the 64 KiB port space");
+	config_refused("{\"regions\": [{\"name\": \"r\", \"device\": \"ram\", \"bus\": \"pio\","
+		       " \"address\": \"0x10000\", \"size\": 1, \"vms\": [\"v\"]}]}",
+		       "beyond the 64 KiB port space");
+	config_free(config_ok("{\"regions\": [{\"name\": \"r\", \"device\": \"ram\", \"bus\": \"pio\","
+			      " \"address\": 0, \"size\": \"0x10000\", \"vms\": [\"v\"]}]}"));
+	/* MMIO may end exactly at 2^64, not past it. */
+	config_free(config_ok("{\"regions\": [{\"name\": \"r\", \"device\": \"ram\", \"bus\": \"mmio\","
+			      " \"address\": \"0xfffffffffffff000\", \"size\": 4096, \"vms\": [\"v\"]}]}"));
+	config_refused("{\"regions\": [{\"name\": \"r\", \"device\": \"ram\", \"bus\": \"mmio\","
+		       " \"address\": \"0xfffffffffffff001\", \"size\": 4096, \"vms\": [\"v\"]}]}",
+		       "wraps around");
 	config_refused("{\"regions\": [{\"name\": \"r\", \"device\": \"uart16550\", \"bus\": \"pio\","
 		       " \"address\": \"0x3f8\", \"size\": 16, \"vms\": [\"v\"]}]}",
 		       "regions[0].size: uart16550 has exactly 8 registers");
@@ -242,6 +257,20 @@ static void test_region_equality(void **state)
 
 	assert_true(config_region_equal(&a->regions[0], &b->regions[0]));
 	assert_false(config_region_equal(&a->regions[0], &c->regions[0]));
+	config_free(a);
+	config_free(b);
+	config_free(c);
+	/* Equal in meaning: spelling, key order and comments do not count. */
+	a = config_ok("{\"regions\": [{\"name\": \"r\", \"device\": \"ram\", \"bus\": \"pio\","
+		      " \"address\": \"0x3f8\", \"size\": \"0x8\", \"vms\": [\"v\"],"
+		      " \"comment\": \"old\", \"options\": {\"fill\": 0}}]}");
+	b = config_ok("{\"regions\": [{\"comment\": \"new\", \"vms\": [\"v\"], \"size\": 8,"
+		      " \"address\": 1016, \"bus\": \"pio\", \"device\": \"ram\", \"name\": \"r\","
+		      " \"posted_writes\": false, \"options\": {\"fill\": 0}}]}");
+	c = config_ok("{\"regions\": [{\"name\": \"r\", \"device\": \"ram\", \"bus\": \"pio\","
+		      " \"address\": 1016, \"size\": 8, \"vms\": [\"v\", \"w\"]}]}");
+	assert_true(config_region_equal(&a->regions[0], &b->regions[0]));
+	assert_false(config_region_equal(&b->regions[0], &c->regions[0]));
 	config_free(a);
 	config_free(b);
 	config_free(c);

@@ -17,7 +17,7 @@ static void test_ring_every_size(void **state)
 		assert_int_equal(devtest_read(dev, 0, 0x200 + 8 * bell, 4), 4);
 		for (i = 0; i < 4; i++)
 			assert_int_equal(devtest_read(dev, 0, 8 * bell, devtest_sizes[i]),
-					 (0x1000 * bell + 3) & device_size_mask(devtest_sizes[i]));
+					 (0x1000 * bell + 3) & ioregion_size_mask(devtest_sizes[i]));
 	}
 	assert_int_equal(devtest_read(dev, 0, 0x400, 8), 16);
 	assert_int_equal(devtest_read(dev, 0, 0x408, 4), 4);

@@ -11,7 +11,7 @@ static void test_every_size_every_alignment(void **state)
 
 	for (i = 0; i < 4; i++) {
 		unsigned int size = devtest_sizes[i];
-		uint64_t mask = device_size_mask(size);
+		uint64_t mask = ioregion_size_mask(size);
 
 		for (off = 0; off + size <= 64; off++) {
 			uint64_t v = 0x0123456789abcdefull ^ (off * 0x1111);

@@ -29,7 +29,7 @@ static void test_scratch_every_size(void **state)
 			devtest_write(dev, 0, off, size, off * 0x0101010101010101ull);
 			assert_int_equal(devtest_read(dev, 0, off, size),
 					 (off * 0x0101010101010101ull) &
-					 device_size_mask(size));
+					 ioregion_size_mask(size));
 		}
 		devtest_read_fails(dev, 0, size == 1 ? 0x30 : 0x30 - size + 1, size);
 	}
@@ -46,9 +46,9 @@ static void test_echo_and_offsets(void **state)
 
 		devtest_write(dev, 0, 0x40, size, 0xf0e1d2c3b4a59687ull);
 		assert_int_equal(devtest_read(dev, 0, 0x40, 8),
-				 0xf0e1d2c3b4a59687ull & device_size_mask(size));
+				 0xf0e1d2c3b4a59687ull & ioregion_size_mask(size));
 		assert_int_equal(devtest_read(dev, 0, 0x100 + 8 * i, size),
-				 (0x100 + 8 * i) & device_size_mask(size));
+				 (0x100 + 8 * i) & ioregion_size_mask(size));
 	}
 	assert_int_equal(devtest_read(dev, 0, 0x1f8, 8), 0x1f8);
 	devtest_read_fails(dev, 0, 0x1fc, 8);

@@ -92,7 +92,7 @@ static void test_check_each_defect(void **state)
 
 static void test_names(void **state)
 {
-	char longname[IOR_NAME_MAX + 2];
+	char longname[IOREGION_NAME_MAX + 2];
 
 	assert_true(control_name_valid("vm0"));
 	assert_true(control_name_valid("a.b_c-D9"));
@@ -102,10 +102,10 @@ static void test_names(void **state)
 	assert_false(control_name_valid("a b"));
 	assert_false(control_name_valid("caf\xc3\xa9"));
 	memset(longname, 'x', sizeof(longname));
-	longname[IOR_NAME_MAX] = '\0';
+	longname[IOREGION_NAME_MAX] = '\0';
 	assert_true(control_name_valid(longname));
-	longname[IOR_NAME_MAX] = 'x';
-	longname[IOR_NAME_MAX + 1] = '\0';
+	longname[IOREGION_NAME_MAX] = 'x';
+	longname[IOREGION_NAME_MAX + 1] = '\0';
 	assert_false(control_name_valid(longname));
 }
 
@@ -116,6 +116,18 @@ static void test_message_checks(void **state)
 	Ior__OpenRegion open = IOR__OPEN_REGION__INIT;
 
 	assert_string_equal(control_client_message_check(&m), "message has no body");
+	{
+		/* id 7 and field 15, a request of a later protocol. */
+		static const uint8_t later[] = { 0x08, 0x07, 0x7a, 0x00 };
+		Ior__ClientMessage *u = ior__client_message__unpack(
+			NULL, sizeof(later), later);
+
+		assert_non_null(u);
+		assert_int_equal(u->body_case, IOR__CLIENT_MESSAGE__BODY__NOT_SET);
+		assert_string_equal(control_client_message_check(u),
+				    "unknown request type");
+		ior__client_message__free_unpacked(u, NULL);
+	}
 	m.body_case = IOR__CLIENT_MESSAGE__BODY_HELLO;
 	m.hello = &hello;
 	hello.client_name = "qemu";
