@@ -7,55 +7,12 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <sys/socket.h>
 
+#include "frame.h"
 #include "ioregion.h"
 #include "libioregion.h"
 
 #define ACCESS_REPLY_TIMEOUT_MS 5000
-
-static int access_send(int fd, const struct ioregion_cmd *cmd)
-{
-	size_t done = 0;
-
-	while (done < sizeof(*cmd)) {
-		ssize_t n = send(fd, (const char *)cmd + done,
-				 sizeof(*cmd) - done, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int access_recv(int fd, struct ioregion_resp *resp)
-{
-	size_t done = 0;
-
-	while (done < sizeof(*resp)) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int rc = poll(&pfd, 1, ACCESS_REPLY_TIMEOUT_MS);
-		ssize_t n;
-
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc == 0)
-			return -ETIMEDOUT;
-		n = recv(fd, (char *)resp + done, sizeof(*resp) - done, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
 
 static int access_do(const struct ioregion_region *r, uint64_t offset,
 		     unsigned int size, bool write, uint64_t *value)
@@ -73,10 +30,10 @@ static int access_do(const struct ioregion_region *r, uint64_t offset,
 	cmd = ioregion_cmd_make(write ? IOREGION_CMD_WRITE : IOREGION_CMD_READ,
 				(unsigned int)exp, !posted, r->user_data, offset,
 				write ? *value & ioregion_size_mask(size) : 0);
-	rc = access_send(r->fd, &cmd);
+	rc = frame_send(r->fd, &cmd, sizeof(cmd));
 	if (rc < 0 || posted)
 		return rc;
-	rc = access_recv(r->fd, &resp);
+	rc = frame_recv_resp(r->fd, &resp, ACCESS_REPLY_TIMEOUT_MS);
 	if (rc == 0 && !write)
 		*value = resp.data & ioregion_size_mask(size);
 	return rc;

@@ -6,14 +6,13 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "ioregion.h"
 #include "kvm_ioregion.h"
 #include "libioregion.h"
@@ -256,48 +255,6 @@ static struct vm_region *vm_lookup(struct ioregion_vm *vm,
 	return NULL;
 }
 
-static int vm_send(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = send(fd, (const char *)buf + done, len - done,
-				 MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int vm_recv_resp(int fd, struct ioregion_resp *resp)
-{
-	size_t done = 0;
-
-	while (done < sizeof(*resp)) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-		int rc = poll(&pfd, 1, VM_REPLY_TIMEOUT_MS);
-
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc == 0)
-			return -ETIMEDOUT;
-		n = recv(fd, (char *)resp + done, sizeof(*resp) - done, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* One access of 1, 2, 4 or 8 bytes on a fallback region. */
 static int vm_access(struct vm_region *vr, uint64_t addr, unsigned int size,
 		     bool write, uint8_t *data)
@@ -314,9 +271,9 @@ static int vm_access(struct vm_region *vr, uint64_t addr, unsigned int size,
 				(unsigned int)ioregion_size_exp(size), !posted,
 				vr->r.user_data, addr - vr->r.address, value);
 	pthread_mutex_lock(&vr->io_lock);
-	rc = vm_send(vr->r.fd, &cmd, sizeof(cmd));
+	rc = frame_send(vr->r.fd, &cmd, sizeof(cmd));
 	if (rc == 0 && !posted)
-		rc = vm_recv_resp(vr->r.fd, &resp);
+		rc = frame_recv_resp(vr->r.fd, &resp, VM_REPLY_TIMEOUT_MS);
 	pthread_mutex_unlock(&vr->io_lock);
 	if (rc == 0 && !write)
 		memcpy(data, &resp.data, size);
@@ -343,7 +300,7 @@ static int vm_send_locked(struct vm_region *vr, const void *buf, size_t len)
 	int rc;
 
 	pthread_mutex_lock(&vr->io_lock);
-	rc = vm_send(vr->r.fd, buf, len);
+	rc = frame_send(vr->r.fd, buf, len);
 	pthread_mutex_unlock(&vr->io_lock);
 	return rc;
 }
