@@ -11,7 +11,7 @@
 #include <linux/types.h>
 
 #ifndef KVM_CAP_IOREGIONFD
-#define KVM_CAP_IOREGIONFD 239
+#define KVM_CAP_IOREGIONFD 247
 
 struct kvm_ioregion {
 	__u64 guest_paddr;
@@ -26,21 +26,25 @@ struct kvm_ioregion {
 #define KVM_IOREGION_PIO (1 << 0)
 #define KVM_IOREGION_POSTED_WRITES (1 << 1)
 #define KVM_IOREGION_DEASSIGN (1 << 2)
+#define KVM_IOREGION_VALID_FLAG_MASK \
+	(KVM_IOREGION_PIO | KVM_IOREGION_POSTED_WRITES | KVM_IOREGION_DEASSIGN)
 
 #define KVM_SET_IOREGION _IOW(KVMIO, 0x4a, struct kvm_ioregion)
 
-#define KVM_EXIT_IOREGIONFD_FAILURE 40
+#define KVM_EXIT_IOREGIONFD_FAILURE 42
 #endif
 
 /* kvm_run.ioregion_failure, the payload of KVM_EXIT_IOREGIONFD_FAILURE. */
 struct kvm_ioregion_failure {
 	__u64 gpa;
-	__u64 data;
+	__u64 user_data;
+	__u8 data[8];
 	__u32 len;
 	__u8 is_write;
 	__u8 is_pio;
 	__u8 pad[2];
 	__s32 error;
+	__u32 reserved;
 };
 
 /* The exit payloads share one union; mmio is one of its members. */

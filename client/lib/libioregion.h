@@ -5,7 +5,7 @@
  *
  * A VMM connects once at start-up as a named VM, lists and opens the regions
  * granted to it (each open gives a data fd), and registers them on its KVM VM
- * fd: through KVM_SET_IOREGION when the kernel has KVM_CAP_IOREGIONFD, else
+ * fd: through KVM_SET_IOREGION when the kernel has ioregionfd, else
  * by forwarding KVM_EXIT_MMIO / KVM_EXIT_IO over the same fd with
  * ioregion_vm_handle_exit(). No global state; every call returns 0 (or a
  * count) on success and a negative errno on failure, with a message from
@@ -130,7 +130,10 @@ enum ioregion_path {
 int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
 		    unsigned int flags, struct ioregion_vm **out);
 void ioregion_vm_free(struct ioregion_vm *vm);
-/* True when the kernel offers KVM_CAP_IOREGIONFD. */
+/*
+ * True when the kernel has ioregionfd: KVM_CAP_IOREGIONFD, and a
+ * KVM_SET_IOREGION that answers a probe as the series does.
+ */
 bool ioregion_vm_kernel_capable(const struct ioregion_vm *vm);
 /* Lists and opens every region granted to the client's VM and registers
  * each; returns how many. */

@@ -41,6 +41,24 @@ struct ioregion_vm {
 	pthread_mutex_t ring_lock;
 };
 
+/*
+ * The capability number alone can be another feature's on a kernel without
+ * the series, so ask the ioctl itself: deassigning a range that was never
+ * assigned is ENOENT with ioregionfd, and ENOTTY or EINVAL without it.
+ */
+static bool vm_kernel_has_ioregionfd(int kvm_vm_fd)
+{
+	struct kvm_ioregion probe = {
+		.memory_size = 1,
+		.flags = KVM_IOREGION_DEASSIGN,
+	};
+
+	if (ioctl(kvm_vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOREGIONFD) <= 0)
+		return false;
+	return ioctl(kvm_vm_fd, KVM_SET_IOREGION, &probe) < 0 &&
+	       errno == ENOENT;
+}
+
 int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
 		    unsigned int flags, struct ioregion_vm **out)
 {
@@ -52,7 +70,7 @@ int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
 	vm->client = c;
 	vm->vm_fd = kvm_vm_fd;
 	vm->kernel = !(flags & IOREGION_VM_FORCE_FALLBACK) &&
-		     ioctl(kvm_vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOREGIONFD) > 0;
+		     vm_kernel_has_ioregionfd(kvm_vm_fd);
 	pthread_rwlock_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->ring_lock, NULL);
 	*out = vm;
@@ -61,7 +79,7 @@ int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
 
 bool ioregion_vm_kernel_capable(const struct ioregion_vm *vm)
 {
-	return ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOREGIONFD) > 0;
+	return vm_kernel_has_ioregionfd(vm->vm_fd);
 }
 
 void ioregion_vm_set_coalesced_ring(struct ioregion_vm *vm, void *ring)

@@ -415,7 +415,8 @@ static int vmm_connect(struct vmm *v)
 		return -1;
 	}
 	vmm_say(v, "KVM_CAP_IOREGIONFD: %s%s",
-		ioregion_vm_kernel_capable(v->iovm) ? "yes" : "no",
+		ioregion_vm_kernel_capable(v->iovm) ? "yes" :
+		"no (this kernel has no ioregionfd: exits are forwarded)",
 		v->force_fallback ? " (fallback forced)" : "");
 	return 0;
 }

@@ -30,7 +30,8 @@ fi
 
 # What ioregion-vmm must say about the kernel and the path of each region.
 case $kernel/$vmm_args in
-stock/) want_cap=no want_path="fallback (exits forwarded)" ;;
+stock/) want_cap="no (this kernel has no ioregionfd: exits are forwarded)"
+	want_path="fallback (exits forwarded)" ;;
 patched/) want_cap=yes want_path="in-kernel KVM_SET_IOREGION" ;;
 patched/-f) want_cap="yes (fallback forced)" want_path="fallback (exits forwarded)" ;;
 *) echo "FAIL: unknown KVM_TEST_KERNEL/KVM_TEST_VMM_ARGS: $kernel/$vmm_args"; exit 1 ;;
