@@ -108,6 +108,20 @@ bool access_may_attach(const struct ioregiond *d,
 	return false;
 }
 
+bool access_may_connect(const struct ioregiond *d,
+			const struct session_peer *peer)
+{
+	unsigned int i;
+
+	if (!d->config->has_access)
+		return access_default_admin(peer) ||
+		       (d->socket_has_gid && access_in_group(peer, d->socket_gid));
+	for (i = 0; i < d->config->naccess; i++)
+		if (access_rule_matches(&d->config->access[i], peer))
+			return true;
+	return false;
+}
+
 bool access_is_admin(const struct ioregiond *d,
 		     const struct session_peer *peer)
 {

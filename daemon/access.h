@@ -17,6 +17,11 @@
 /* Reads the peer's credentials; 0 or -errno. */
 int access_read_peer(int fd, struct session_peer *peer);
 void access_peer_clear(struct session_peer *peer);
+/* Whether the peer may talk to the daemon at all: an admin, or a peer some
+ * rule (the socket's group by default) lets in. A socket whose mode lets
+ * everyone connect does not let everyone in. */
+bool access_may_connect(const struct ioregiond *d,
+			const struct session_peer *peer);
 bool access_may_attach(const struct ioregiond *d,
 		       const struct session_peer *peer, const char *vm);
 bool access_is_admin(const struct ioregiond *d,

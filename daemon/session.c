@@ -315,6 +315,14 @@ static void session_hello(struct session *s, uint32_t id, const Ior__Hello *h)
 		session_drop(s, "protocol major version mismatch");
 		return;
 	}
+	if (!access_may_connect(s->d, &s->peer)) {
+		snprintf(why, sizeof(why),
+			 "uid %u is not allowed to connect (not in the control socket's group or an access rule)",
+			 (unsigned int)s->peer.uid);
+		session_refuse(s, id, EACCES, why);
+		session_drop(s, "not allowed to connect");
+		return;
+	}
 	if (h->vm_name && h->vm_name[0] &&
 	    !access_may_attach(s->d, &s->peer, h->vm_name)) {
 		snprintf(why, sizeof(why), "uid %u may not attach as VM \"%s\"",

@@ -696,42 +696,75 @@ static void test_plug_big_ram(void **state)
  * socket's group is refused, counted and logged with its uid. Runs as root
  * (it needs another uid); the socket is opened to everyone so that the
  * daemon, not the file mode, is what refuses. */
-static void test_other_uid_refused(void **state)
+/* Connects as uid nobody, in the given supplementary groups, as vm (NULL:
+ * an admin tool); returns what ioregion_client_connect returned (0, or
+ * -EACCES when refused), and for a VM that got in, whether it could read
+ * its test device (1). */
+static int other_uid_connect(const struct harness_daemon *hd, gid_t *groups,
+			     size_t ngroups, const char *vm)
 {
 	const uid_t nobody = 65534;
-	struct harness_daemon hd;
-	struct ioregion_client *c;
-	char cmd[256];
 	pid_t pid;
-	int status, i;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ioregion_client *c = NULL;
+		struct ioregion_region r;
+		uint64_t id = 0;
+		int rc;
+
+		if (setgroups(ngroups, groups) < 0 || setgid(nobody) < 0 ||
+		    setuid(nobody) < 0)
+			_exit(100);
+		rc = ioregion_client_connect(hd->socket, "intruder", vm, &c);
+		if (rc == 0 && vm)
+			rc = ioregion_client_open(c, "test0", &r) == 0 &&
+			     ioregion_region_read(&r, 0, 4, &id) == 0 &&
+			     id == 0x494f5254u;
+		_exit(rc < 0 ? -rc : rc);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 100);
+	return WEXITSTATUS(status) == EACCES ? -EACCES : WEXITSTATUS(status);
+}
+
+/* The log is written by its own thread: give it a moment. */
+static void assert_logged(const struct harness_daemon *hd, const char *pattern)
+{
+	char cmd[512];
+	int i;
+
+	snprintf(cmd, sizeof(cmd), "grep -q '%s' %s", pattern, hd->log);
+	for (i = 0; i < 50 && system(cmd) != 0; i++)
+		usleep(100 * 1000);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A socket whose mode lets everyone connect does not let everyone in: a
+ * uid outside the socket's group is refused, as a VM and as an admin tool,
+ * and the refusal is logged; the same uid in the group is served. */
+static void test_other_uid_refused(void **state)
+{
+	struct harness_daemon hd;
+	struct stat st;
+	gid_t group;
 
 	if (geteuid() != 0)
 		skip();
 	harness_start(&hd, NULL);
 	assert_int_equal(chmod(hd.socket, 0666), 0);
 	assert_int_equal(chmod(hd.dir, 0755), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int rc;
-
-		c = NULL;
-		if (setgroups(0, NULL) < 0 || setgid(nobody) < 0 ||
-		    setuid(nobody) < 0)
-			_exit(2);
-		rc = ioregion_client_connect(hd.socket, "intruder", "vm0", &c);
-		_exit(rc == -EACCES ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	/* The log is written by its own thread: give it a moment. */
-	snprintf(cmd, sizeof(cmd),
-		 "grep -q 'uid %u): refused: uid %u may not attach as VM \"vm0\"' %s",
-		 (unsigned int)nobody, (unsigned int)nobody, hd.log);
-	for (i = 0; i < 50 && system(cmd) != 0; i++)
-		usleep(100 * 1000);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(stat(hd.socket, &st), 0);
+	group = st.st_gid;
+	assert_int_not_equal(group, 65534);
+	assert_int_equal(other_uid_connect(&hd, NULL, 0, "vm0"), -EACCES);
+	assert_int_equal(other_uid_connect(&hd, NULL, 0, NULL), -EACCES);
+	assert_logged(&hd, "uid 65534): refused: uid 65534 is not allowed to connect");
+	assert_int_equal(other_uid_connect(&hd, &group, 1, "vm0"), 1);
+	assert_logged(&hd, "client intruder (pid [0-9]*, uid 65534) attached as VM vm0$");
 	harness_stop(&hd);
 }
 
