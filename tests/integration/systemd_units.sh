@@ -23,7 +23,8 @@ cat "$tmp/out"
 # The service is Type=notify, sandboxed, and allows only AF_UNIX.
 for want in 'Type=notify' 'RestrictAddressFamilies=AF_UNIX' \
 	'MemoryDenyWriteExecute=yes' 'SystemCallFilter=@system-service' \
-	'PrivateNetwork=yes' 'NoNewPrivileges=yes' 'ProtectSystem=strict'; do
+	'PrivateNetwork=yes' 'NoNewPrivileges=yes' 'ProtectSystem=strict' \
+	'User=ioregiond' 'Group=ioregiond'; do
 	grep -qx "$want" "$tmp/ioregiond.service" || {
 		echo "ioregiond.service lacks $want"; exit 1; }
 done
@@ -34,4 +35,12 @@ case $(basename "$src"/systemd/sysusers.d/*) in
 *.conf) ;;
 *) echo "sysusers file is not a .conf"; exit 1 ;;
 esac
+# The sysusers file makes the service's user and puts it in the group of
+# the socket (ExecReload connects as it): applied to an empty root.
+mkdir -p "$tmp/root/etc"
+systemd-sysusers --root="$tmp/root" "$src"/systemd/sysusers.d/ioregiond.conf
+grep -q '^ioregiond:x:[0-9]*:[0-9]*:[^:]*:/:/usr/sbin/nologin$' "$tmp/root/etc/passwd" || {
+	echo "sysusers: no ioregiond user"; cat "$tmp/root/etc/passwd"; exit 1; }
+grep -q '^ioregion:x:[0-9]*:ioregiond$' "$tmp/root/etc/group" || {
+	echo "sysusers: ioregiond is not in group ioregion"; cat "$tmp/root/etc/group"; exit 1; }
 echo "systemd units verified"
