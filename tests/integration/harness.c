@@ -174,6 +174,22 @@ void harness_wait_fd_count(const struct harness_daemon *hd, int want)
 	fail_msg("daemon holds %d fds, expected %d", harness_fd_count(hd), want);
 }
 
+long harness_rss_kib(const struct harness_daemon *hd)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)hd->pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 struct ioregion_client *harness_connect(const struct harness_daemon *hd,
 					const char *vm)
 {

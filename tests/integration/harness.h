@@ -40,6 +40,8 @@ int harness_fd_count_settled(const struct harness_daemon *hd);
 /* Waits up to 3 s for the daemon's fd count to come back to want. */
 void harness_wait_fd_count(const struct harness_daemon *hd, int want);
 bool harness_alive(const struct harness_daemon *hd);
+/* The daemon's resident set (VmRSS), in KiB. */
+long harness_rss_kib(const struct harness_daemon *hd);
 
 /* Connects as vm (NULL: admin); aborts the test on failure. */
 struct ioregion_client *harness_connect(const struct harness_daemon *hd,

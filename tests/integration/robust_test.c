@@ -600,22 +600,6 @@ static void *stall_probe_run(void *arg)
 	return NULL;
 }
 
-static long daemon_rss_kib(const struct harness_daemon *hd)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)hd->pid);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /* Plugs and unplugs a ram region of size bytes for vm1 rounds times while
  * vm0 is served; returns the slowest vm0 read meanwhile. */
 static uint64_t plug_stall(const struct harness_daemon *hd,
@@ -626,7 +610,7 @@ static uint64_t plug_stall(const struct harness_daemon *hd,
 	struct stall_probe probe = { .fd = harness_open(c, "ram0") };
 	char json[256];
 	pthread_t t;
-	long rss = daemon_rss_kib(hd);
+	long rss = harness_rss_kib(hd);
 	int i;
 
 	snprintf(json, sizeof(json),
@@ -640,7 +624,7 @@ static uint64_t plug_stall(const struct harness_daemon *hd,
 		long grown;
 
 		assert_int_equal(ioregion_client_plug(admin, json), 0);
-		grown = daemon_rss_kib(hd) - rss;
+		grown = harness_rss_kib(hd) - rss;
 		if (grown > *rss_growth_kib)
 			*rss_growth_kib = grown;
 		assert_int_equal(ioregion_client_unplug(admin, "big"), 0);
