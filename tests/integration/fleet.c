@@ -63,6 +63,7 @@ char *fleet_config(unsigned int nvms)
 /* The stop flag and the VMs' records, in one shared mapping. */
 struct fleet_shared {
 	int stop;
+	unsigned int pause_us;
 	struct fleet_vm vms[];
 };
 
@@ -80,6 +81,7 @@ void fleet_init(struct fleet *f, const char *socket, unsigned int nvms)
 	f->nvms = nvms;
 	f->shared_len = len;
 	f->stop = &shared->stop;
+	f->pause_us = &shared->pause_us;
 	f->vms = shared->vms;
 	f->pids = calloc(nvms, sizeof(*f->pids));
 	assert_non_null(f->pids);
@@ -280,8 +282,13 @@ static void fleet_vmm(struct fleet *f, unsigned int i)
 	c = fleet_vmm_attach(f, i, &t, &p);
 	fleet_vmm_settle(v, &t, &p);
 	FLEET_SET(v->state, FLEET_RUNNING);
-	while (!FLEET_GET(*f->stop))
+	while (!FLEET_GET(*f->stop)) {
+		unsigned int pause = FLEET_GET(*f->pause_us);
+
 		fleet_vmm_loop_once(v, &t, &p);
+		if (pause)
+			usleep(pause);
+	}
 	close(t.fd);
 	close(p.fd);
 	ioregion_client_free(c);

@@ -58,6 +58,7 @@ struct fleet {
 	struct fleet_vm *vms;	/* shared with the VMM processes */
 	pid_t *pids;
 	int *stop;		/* shared: set to ask every VMM to stop */
+	unsigned int *pause_us;	/* shared: a guest's pause after each loop */
 	size_t shared_len;
 };
 
