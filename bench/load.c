@@ -20,7 +20,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -41,14 +40,6 @@ struct load_figures {
 	double others_per_s;	/* access loops of the other VMs */
 	unsigned int reads;
 };
-
-static uint64_t load_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int load_cmp(const void *a, const void *b)
 {
@@ -79,20 +70,20 @@ static struct load_figures load_measure(const struct ioregion_region *r,
 	if (!ns)
 		fail_msg("out of memory");
 	others = load_others(f);
-	start = load_now_ns();
+	start = fleet_now_ns();
 	for (k = 0; k < reads && (k < LOAD_MIN_READS ||
-				  load_now_ns() - start < LOAD_PHASE_NS); k++) {
+				  fleet_now_ns() - start < LOAD_PHASE_NS); k++) {
 		uint64_t offset = LOAD_OFFSETS + (k % 64) * 4, value;
 
-		t0 = load_now_ns();
+		t0 = fleet_now_ns();
 		if (ioregion_region_read(r, offset, 4, &value) < 0 ||
 		    value != offset)
 			fail_msg("read 0x%llx failed or returned 0x%llx",
 				 (unsigned long long)offset, (unsigned long long)value);
-		ns[k] = load_now_ns() - t0;
+		ns[k] = fleet_now_ns() - t0;
 	}
 	fig.others_per_s = (double)(load_others(f) - others) * 1e9 /
-			   (double)(load_now_ns() - start);
+			   (double)(fleet_now_ns() - start);
 	fig.reads = k;
 	qsort(ns, k, sizeof(*ns), load_cmp);
 	fig.p50 = ns[k / 2] / 1000.0;

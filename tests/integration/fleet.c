@@ -124,12 +124,17 @@ static void fleet_vmm_fail(struct fleet_vm *v, const char *fmt, ...)
 	_exit(1);
 }
 
-static uint64_t fleet_now_ms(void)
+uint64_t fleet_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t fleet_now_ms(void)
+{
+	return fleet_now_ns() / 1000000;
 }
 
 /* Opens a region, retrying while the daemon still holds a killed

@@ -62,6 +62,8 @@ struct fleet {
 	size_t shared_len;
 };
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t fleet_now_ns(void);
 /* The config JSON of nvms VMs (malloc'ed). */
 char *fleet_config(unsigned int nvms);
 void fleet_vm_name(unsigned int i, char *buf, size_t len);

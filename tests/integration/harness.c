@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "control_io.h"
 #include "harness.h"
@@ -200,6 +201,18 @@ struct ioregion_client *harness_connect(const struct harness_daemon *hd,
 		fail_msg("connect as %s: %s", vm ? vm : "admin",
 			 c ? ioregion_client_error(c) : strerror(-rc));
 	return c;
+}
+
+json_t *harness_stats(struct ioregion_client *c, const char *vm)
+{
+	json_t *root;
+	char *text;
+
+	assert_int_equal(ioregion_client_stats(c, vm, &text), 0);
+	root = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(root);
+	return root;
 }
 
 int harness_open(struct ioregion_client *c, const char *region)

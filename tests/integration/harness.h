@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "ioregion.h"
 #include "libioregion.h"
 
@@ -46,6 +48,8 @@ long harness_rss_kib(const struct harness_daemon *hd);
 /* Connects as vm (NULL: admin); aborts the test on failure. */
 struct ioregion_client *harness_connect(const struct harness_daemon *hd,
 					const char *vm);
+/* The stats of vm (NULL: every VM) as JSON, for the caller to decref. */
+json_t *harness_stats(struct ioregion_client *c, const char *vm);
 /* Opens a region and returns its data fd. */
 int harness_open(struct ioregion_client *c, const char *region);
 

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -52,10 +51,7 @@ struct load_run {
 
 static uint64_t load_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return fleet_now_ns() / 1000000;
 }
 
 static bool load_victim(unsigned int i)
@@ -215,17 +211,14 @@ static void load_check_vm(struct ioregion_client *admin, const struct fleet_vm *
 			  unsigned int i)
 {
 	const uint64_t *n = v->n;
-	char vm[16], name[16], what[48], *text;
+	char vm[16], name[16], what[48];
 	json_t *root, *vms, *regions;
 
 	fleet_vm_name(i, vm, sizeof(vm));
 	if (v->wrong)
 		fail_msg("%s: %llu reads returned a wrong value", vm,
 			 (unsigned long long)v->wrong);
-	assert_int_equal(ioregion_client_stats(admin, vm, &text), 0);
-	root = json_loads(text, 0, NULL);
-	assert_non_null(root);
-	free(text);
+	root = harness_stats(admin, vm);
 	vms = json_object_get(root, "vms");
 	assert_int_equal(json_array_size(vms), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(vms, 0), "name")), vm);
