@@ -164,13 +164,14 @@ static void load_check_slices(const struct load_run *r)
 			continue;
 		since = 0;
 		for (k = 1; k < r->nsnaps; k++) {
-			if (load_snap(r, k, i) != load_snap(r, k - 1, i))
-				since = k;
-			else if (r->snap_ms[k] - r->snap_ms[since] > stall)
+			if (load_snap(r, k, i) == load_snap(r, k - 1, i))
+				continue;
+			if (r->snap_ms[k] - r->snap_ms[since] > stall)
 				stall = r->snap_ms[k] - r->snap_ms[since];
+			since = k;
 		}
 	}
-	printf("served throughout: %u slices of %.1f s, each of the %u VMs never killed completed at least %llu access loops in every slice; longest stall of one of them %llu ms (snapshots every %u ms)\n",
+	printf("served throughout: %u slices of %.1f s, each of the %u VMs never killed completed at least %llu access loops in every slice; the longest time between two snapshots that saw one of them progress was %llu ms (snapshots every %u ms)\n",
 	       LOAD_SLICES, r->snap_ms[r->nsnaps - 1] / 1000.0 / LOAD_SLICES,
 	       LOAD_VMS - LOAD_VMS / LOAD_VICTIM_EVERY, (unsigned long long)least,
 	       (unsigned long long)stall, LOAD_SNAP_MS);
