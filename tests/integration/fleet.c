@@ -40,6 +40,19 @@ void fleet_vm_name(unsigned int i, char *buf, size_t len)
 	snprintf(buf, len, "vm%03u", i);
 }
 
+uint64_t fleet_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t fleet_now_ms(void)
+{
+	return fleet_now_ns() / 1000000;
+}
+
 char *fleet_config(unsigned int nvms)
 {
 	size_t len = 64 + (size_t)nvms * 320;
@@ -122,19 +135,6 @@ static void fleet_vmm_fail(struct fleet_vm *v, const char *fmt, ...)
 	va_end(ap);
 	FLEET_SET(v->state, FLEET_FAILED);
 	_exit(1);
-}
-
-uint64_t fleet_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t fleet_now_ms(void)
-{
-	return fleet_now_ns() / 1000000;
 }
 
 /* Opens a region, retrying while the daemon still holds a killed

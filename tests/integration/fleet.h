@@ -76,7 +76,7 @@ void fleet_spawn(struct fleet *f, unsigned int i);
 int fleet_state(const struct fleet *f, unsigned int i);
 uint64_t fleet_progress(const struct fleet *f, unsigned int i);
 /* Waits until VMs [from, to) all run their access loop; fails the test
- * if one fails or 60 s pass. */
+ * if one fails or 120 s pass. */
 void fleet_wait_running(struct fleet *f, unsigned int from, unsigned int to);
 /* Asks every VMM to stop and reaps them; fails the test unless each one
  * stopped cleanly. */
