@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "fdstore.h"
 #include "region.h"
 #include "vm.h"
 
@@ -38,46 +39,64 @@ bool channel_is_open(const struct channel *ch)
 	return ch->region != NULL;
 }
 
-int channel_open(struct channel *ch, struct region *region, int *peer)
+/* Starts serving fd for vm's place in region. */
+static int channel_attach(struct channel *ch, struct region *region, int fd)
 {
-	int sv[2];
 	int idx = config_region_vm_index(&region->cfg, ch->vm->name);
 
-	if (channel_is_open(ch))
-		return -EBUSY;
 	if (idx < 0)
 		return -EACCES;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 		return -errno;
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0)
-		goto fail;
-	ch->ev = event_new(region->d->base, sv[0], EV_READ | EV_PERSIST,
-			   channel_on_event, ch);
+	ch->waiting_to_write = ch->out_off < ch->out_len;
+	ch->ev = event_new(region->d->base, fd,
+			   (ch->waiting_to_write ? EV_WRITE : EV_READ) |
+			   EV_PERSIST, channel_on_event, ch);
 	if (!ch->ev || event_add(ch->ev, NULL) < 0) {
-		errno = ENOMEM;
-		goto fail;
-	}
-	ch->fd = sv[0];
-	ch->region = region;
-	ch->requester = (unsigned int)idx;
-	ch->in_len = ch->out_len = ch->out_off = 0;
-	ch->nbatch = 0;
-	ch->waiting_to_write = false;
-	TAILQ_INSERT_TAIL(&region->channels, ch, region_link);
-	region->d->counters.regions_opened++;
-	*peer = sv[1];
-	return 0;
-fail:
-	{
-		int err = errno;
-
 		if (ch->ev)
 			event_free(ch->ev);
 		ch->ev = NULL;
+		return -ENOMEM;
+	}
+	ch->fd = fd;
+	ch->region = region;
+	ch->requester = (unsigned int)idx;
+	TAILQ_INSERT_TAIL(&region->channels, ch, region_link);
+	return 0;
+}
+
+int channel_open(struct channel *ch, struct region *region, int *peer)
+{
+	struct ioregiond *d = region->d;
+	int sv[2], rc;
+
+	if (channel_is_open(ch))
+		return -EBUSY;
+	if (config_region_vm_index(&region->cfg, ch->vm->name) < 0)
+		return -EACCES;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	ch->in_len = ch->out_len = ch->out_off = 0;
+	ch->nbatch = 0;
+	rc = channel_attach(ch, region, sv[0]);
+	if (rc < 0) {
 		close(sv[0]);
 		close(sv[1]);
-		return -err;
+		return rc;
 	}
+	d->counters.regions_opened++;
+	ch->store_id = ++d->next_store_id;
+	fdstore_add(&d->fdstore, ch->fd, FDSTORE_PREFIX "channel-%llu",
+		    (unsigned long long)ch->store_id);
+	*peer = sv[1];
+	return 0;
+}
+
+int channel_adopt(struct channel *ch, struct region *region, int fd)
+{
+	if (channel_is_open(ch))
+		return -EBUSY;
+	return channel_attach(ch, region, fd);
 }
 
 void channel_close(struct channel *ch, const char *why)
@@ -88,10 +107,13 @@ void channel_close(struct channel *ch, const char *why)
 		 ch->region_name, why);
 	event_free(ch->ev);
 	ch->ev = NULL;
+	fdstore_remove(&ch->region->d->fdstore, FDSTORE_PREFIX "channel-%llu",
+		       (unsigned long long)ch->store_id);
 	close(ch->fd);
 	ch->fd = -1;
 	TAILQ_REMOVE(&ch->region->channels, ch, region_link);
 	ch->region->d->counters.regions_closed++;
+	ioregiond_state_changed(ch->region->d);
 	ch->region = NULL;
 }
 
@@ -247,6 +269,10 @@ static int channel_round(struct channel *ch)
 	used = channel_serve(ch, ch->in, ch->in_len);
 	memmove(ch->in, ch->in + used, ch->in_len - used);
 	ch->in_len -= used;
+	/* Saved before the responses leave: a guest never sees an access
+	 * acknowledged that a crash right after would undo. */
+	if (used)
+		region_save(ch->region);
 	sent = channel_send(ch);
 	if (sent < 0) {
 		channel_close(ch, strerror(errno));

@@ -39,6 +39,7 @@ struct channel {
 	struct region *region;			/* NULL while closed */
 	unsigned int requester;
 	uint64_t opener;			/* id of the session that opened it */
+	uint64_t store_id;			/* its fd's name in the fd store */
 	int fd;
 	struct event *ev;
 	bool waiting_to_write;
@@ -57,6 +58,10 @@ struct channel *channel_new(struct vm *vm, const char *region_name);
 void channel_free(struct channel *ch);
 /* Opens the data path; *peer gets the VMM's end. Returns 0 or -errno. */
 int channel_open(struct channel *ch, struct region *region, int *peer);
+/* Serves fd, the daemon's end that a previous daemon stored, with what
+ * ch->in and ch->out still held. Returns 0 or -errno (fd then the
+ * caller's). */
+int channel_adopt(struct channel *ch, struct region *region, int fd);
 /* Tears the data path down; counters stay. */
 void channel_close(struct channel *ch, const char *why);
 bool channel_is_open(const struct channel *ch);

@@ -11,12 +11,14 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "fdstore.h"
 #include "log.h"
 #include "notify.h"
 
 struct region;
 struct vm;
 struct session;
+struct stateslot;
 
 TAILQ_HEAD(region_list, region);
 TAILQ_HEAD(vm_list, vm);
@@ -34,7 +36,9 @@ TAILQ_HEAD(session_list, session);
 	X(reloads)                                                        \
 	X(reload_failures)                                                \
 	X(regions_opened)                                                 \
-	X(regions_closed)
+	X(regions_closed)                                                 \
+	X(restarts)		/* starts that took a saved state back */ \
+	X(state_errors)		/* saved states refused or not saved */
 
 struct ioregiond_counters {
 #define IOREGIOND_COUNTER(name) uint64_t name;
@@ -53,12 +57,24 @@ struct ioregiond {
 	unsigned int npending;		/* sessions waiting for hello */
 	uint64_t next_session_id;
 	uint64_t next_user_data;
+	uint64_t next_store_id;		/* names fds in the fd store */
 	gid_t socket_gid;
 	bool socket_has_gid;
 	struct event *ev_status;	/* sends STATUS=, see server.h */
 	struct ioregiond_counters counters;
 	notify_fn *notify;		/* the listener of notify.h */
+	struct fdstore fdstore;
+	struct event *ev_save;		/* saves the daemon's state, see restart.h */
+	struct stateslot *state;	/* the daemon's, while the store is on */
 	struct log_ratelimit refusals;	/* access refusals logged */
 };
+
+/* Sessions, channels or interrupt lines came or went: the daemon's saved
+ * state is written again once the current event is handled. */
+static inline void ioregiond_state_changed(struct ioregiond *d)
+{
+	if (d->ev_save)
+		event_active(d->ev_save, 0, 0);
+}
 
 #endif

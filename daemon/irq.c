@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "fdstore.h"
 #include "irq.h"
 #include "region.h"
 #include "vm.h"
@@ -40,6 +41,24 @@ static struct irq_line *irq_line_get(struct vm *vm, unsigned int line)
 		free(l);
 		return NULL;
 	}
+	l->store_id = ++vm->d->next_store_id;
+	fdstore_add(&vm->d->fdstore, l->fd, FDSTORE_PREFIX "irq-%llu",
+		    (unsigned long long)l->store_id);
+	TAILQ_INSERT_TAIL(&vm->irqs, l, link);
+	ioregiond_state_changed(vm->d);
+	return l;
+}
+
+struct irq_line *irq_line_adopt(struct vm *vm, unsigned int line, int fd,
+				uint64_t store_id)
+{
+	struct irq_line *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->line = line;
+	l->fd = fd;
+	l->store_id = store_id;
 	TAILQ_INSERT_TAIL(&vm->irqs, l, link);
 	return l;
 }
@@ -131,6 +150,8 @@ void irq_vm_free(struct vm *vm)
 
 	while ((l = TAILQ_FIRST(&vm->irqs))) {
 		TAILQ_REMOVE(&vm->irqs, l, link);
+		fdstore_remove(&vm->d->fdstore, FDSTORE_PREFIX "irq-%llu",
+			       (unsigned long long)l->store_id);
 		close(l->fd);
 		free(l);
 	}

@@ -23,6 +23,7 @@ struct irq_line {
 	TAILQ_ENTRY(irq_line) link;
 	unsigned int line;
 	int fd;				/* eventfd, non-blocking */
+	uint64_t store_id;		/* its name in the fd store */
 	uint64_t signals;
 	uint64_t errors;
 };
@@ -36,5 +37,9 @@ int irq_open(struct ioregiond *d, const char *vm_name, unsigned int line,
 /* device_host.set_irq of a region: ctx is the region. */
 void irq_region_set(void *ctx, unsigned int requester, bool level);
 void irq_vm_free(struct vm *vm);
+/* Takes back the eventfd a previous daemon stored for vm's line; NULL (fd
+ * still the caller's) if out of memory. */
+struct irq_line *irq_line_adopt(struct vm *vm, unsigned int line, int fd,
+				uint64_t store_id);
 
 #endif

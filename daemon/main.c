@@ -12,7 +12,7 @@
 #include "control_io.h"
 #include "ioregiond.h"
 #include "log.h"
-#include "reload.h"
+#include "restart.h"
 #include "server.h"
 
 struct main_options {
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&d.regions);
 	TAILQ_INIT(&d.vms);
 	TAILQ_INIT(&d.sessions);
-	if (reload_apply(&d, cfg, &errs) < 0) {
+	if (restart_apply(&d, cfg, &errs) < 0) {
 		unsigned int i;
 
 		for (i = 0; i < errs.count; i++)
@@ -160,6 +160,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	rc = server_run(&d, o.socket_path);
+	restart_free(&d);
 	config_free(d.config);
 	event_base_free(d.base);
 	return rc;

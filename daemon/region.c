@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "channel.h"
 #include "console.h"
+#include "fdstore.h"
 #include "irq.h"
 #include "notify.h"
 #include "region.h"
@@ -23,6 +25,111 @@ static void region_device_log(void *ctx, int level, const char *fmt,
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	log_msg(level, "region %s: %s", r->cfg.name, line);
+}
+
+/* Room for one saved device state: the largest (a mailbox of 1024-deep
+ * inboxes for many VMs) fits; pages never written cost nothing. */
+#define REGION_STATE_MAX (4u << 20)
+
+/* With the fd store on: a state memfd and the device's memory, stored
+ * under the region's user_data. */
+static int region_store(struct region *r)
+{
+	struct fdstore *st = &r->d->fdstore;
+	unsigned long long ud = (unsigned long long)r->user_data;
+	int rc;
+
+	if (!st->enabled)
+		return 0;
+	rc = stateslot_create(&r->state, "ioregiond-state", REGION_STATE_MAX);
+	if (rc < 0) {
+		r->state.fd = -1;
+		errno = -rc;
+		return -1;
+	}
+	fdstore_add(st, r->state.fd, FDSTORE_PREFIX "region-%llu", ud);
+	if (r->dev->ops->memory_fd)
+		fdstore_add(st, r->dev->ops->memory_fd(r->dev),
+			    FDSTORE_PREFIX "ram-%llu", ud);
+	region_save(r);
+	return 0;
+}
+
+void region_save(struct region *r)
+{
+	struct statebuf sb;
+
+	if (r->state.fd < 0)
+		return;
+	stateslot_begin(&r->state, &sb);
+	statebuf_put_u64(&sb, r->irq_level);
+	r->dev->ops->save(r->dev, &sb);
+	if (stateslot_commit(&r->state, &sb) < 0) {
+		r->d->counters.state_errors++;
+		log_limited(&r->save_errors, LOG_ERR,
+			    "region %s: device state larger than %u bytes, not saved",
+			    r->cfg.name, REGION_STATE_MAX);
+	}
+}
+
+/* Withdraws the state memfd and the device memory from the store. */
+static void region_unstore(struct region *r)
+{
+	unsigned long long ud = (unsigned long long)r->user_data;
+
+	fdstore_remove(&r->d->fdstore, FDSTORE_PREFIX "region-%llu", ud);
+	if (r->dev->ops->memory_fd)
+		fdstore_remove(&r->d->fdstore, FDSTORE_PREFIX "ram-%llu", ud);
+	stateslot_close(&r->state);
+}
+
+/* Maps state_fd (taking it on success) and restores the device from its
+ * newest save. */
+static int region_adopt(struct region *r, int state_fd, int memory_fd,
+			char *why, size_t whylen)
+{
+	struct statebuf sb;
+
+	if (state_fd < 0) {
+		snprintf(why, whylen, "no state memfd was passed back");
+		return -1;
+	}
+	if (stateslot_open(&r->state, state_fd, why, whylen) < 0) {
+		r->state.fd = -1;
+		return -1;
+	}
+	if (stateslot_load(&r->state, &sb) < 0) {
+		snprintf(why, whylen, "no complete save in the state memfd");
+		return -1;
+	}
+	r->irq_level = statebuf_get_u64(&sb);
+	if (device_restore(r->dev, &sb, memory_fd) < 0) {
+		snprintf(why, whylen, "the saved state does not fit the %s device",
+			 r->cfg.device);
+		r->irq_level = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int region_restore(struct region *r, uint64_t user_data, int state_fd,
+		   int memory_fd, char *why, size_t whylen)
+{
+	int rc;
+
+	region_unstore(r);
+	r->user_data = user_data;
+	rc = region_adopt(r, state_fd, memory_fd, why, whylen);
+	if (rc < 0) {
+		if (r->state.fd < 0 && state_fd >= 0)
+			close(state_fd);
+		/* What was stored under this region goes; fresh state in. */
+		region_unstore(r);
+		region_store(r);
+	}
+	if (memory_fd >= 0)
+		close(memory_fd);
+	return rc;
 }
 
 struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
@@ -55,9 +162,16 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 		free(r);
 		return NULL;
 	}
+	r->state.fd = -1;
 	if (cfg->input_socket && !(r->console = console_open(r))) {
 		config_errors_add(errs, "region %s: input.socket %s: %s",
 				  cfg->name, cfg->input_socket, strerror(errno));
+		region_free(r);
+		return NULL;
+	}
+	if (region_store(r) < 0) {
+		config_errors_add(errs, "region %s: state memfd: %s", cfg->name,
+				  strerror(errno));
 		region_free(r);
 		return NULL;
 	}
@@ -66,9 +180,11 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 
 void region_free(struct region *r)
 {
+	region_unstore(r);
 	console_close(r->console);
 	r->dev->ops->destroy(r->dev);
 	config_region_clear(&r->cfg);
+	free(r->plug_json);
 	free(r);
 }
 
@@ -81,6 +197,7 @@ void region_publish(struct region *r)
 		 (unsigned long long)r->cfg.size, r->cfg.nvms,
 		 r->cfg.posted_writes ? ", posted writes" : "");
 	notify_region(r->d, r, NOTIFY_REGION_ADDED);
+	ioregiond_state_changed(r->d);
 }
 
 void region_remove(struct region *r)
@@ -91,6 +208,7 @@ void region_remove(struct region *r)
 		channel_close(ch, "region removed");
 	TAILQ_REMOVE(&r->d->regions, r, link);
 	notify_region(r->d, r, NOTIFY_REGION_REMOVED);
+	ioregiond_state_changed(r->d);
 	log_info("region %s: removed", r->cfg.name);
 	region_free(r);
 }

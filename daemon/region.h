@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ioregiond.h"
 #include "log.h"
+#include "stateslot.h"
 
 struct channel;
 struct console;
@@ -28,9 +29,13 @@ struct region {
 	TAILQ_HEAD(, channel) channels;
 	uint64_t irq_level;		/* device output, a bit per requester */
 	struct console *console;	/* cfg.input_socket's, or NULL */
+	char *plug_json;		/* a plugged region's definition */
+	struct stateslot state;		/* device state, while the fd store is on */
+	struct log_ratelimit save_errors;
 };
 
-/* Builds the region and its device; does not publish it. */
+/* Builds the region and its device; does not publish it. With the fd
+ * store on, its state memfd and its device's memory are stored. */
 struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 			  bool plugged, struct config_errors *errs);
 /* Adds it to the daemon and announces RegionAdded. */
@@ -40,5 +45,16 @@ void region_remove(struct region *r);
 /* Frees a region that was never published. */
 void region_free(struct region *r);
 struct region *region_find(struct ioregiond *d, const char *name);
+
+/* Saves the device state into the state memfd (a no-op with the store
+ * off). Called before the responses of a wake-up leave, so whatever a
+ * guest saw acknowledged is saved. */
+void region_save(struct region *r);
+/* Takes over what a previous daemon stored for this region: its
+ * user_data, its state memfd (state_fd) and its device memory (memory_fd,
+ * or -1), both the caller's on failure. Returns 0, or -1 with why set and
+ * the device started fresh. */
+int region_restore(struct region *r, uint64_t user_data, int state_fd,
+		   int memory_fd, char *why, size_t whylen);
 
 #endif

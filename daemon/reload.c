@@ -161,6 +161,8 @@ int reload_plug(struct ioregiond *d, const char *region_json,
 	r = region_new(d, &cfg, true, errs);
 	if (!r)
 		goto out;
+	/* Kept as given, so a restarted daemon plugs it again. */
+	r->plug_json = strdup(region_json);
 	region_publish(r);
 	rc = 0;
 out:

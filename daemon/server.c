@@ -14,9 +14,11 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "fdstore.h"
 #include "log.h"
 #include "region.h"
 #include "reload.h"
+#include "restart.h"
 #include "server.h"
 #include "session.h"
 #include "vm.h"
@@ -25,6 +27,7 @@ struct server {
 	struct ioregiond *d;
 	int fd;
 	char *owned_path;	/* unlinked on exit when we created it */
+	bool stored;		/* ours, kept in the fd store */
 	struct event *ev_accept, *ev_term, *ev_int, *ev_hup, *ev_watchdog;
 };
 
@@ -115,22 +118,40 @@ static int server_own_socket(struct server *srv, const char *path)
 	}
 	srv->owned_path = strdup(path);
 	srv->fd = fd;
+	srv->stored = fdstore_add(&srv->d->fdstore, fd,
+				  FDSTORE_PREFIX "listen") == 0 &&
+		      srv->d->fdstore.enabled;
 	return 0;
 }
 
+/* The listening socket systemd passed: the socket unit's, or the one this
+ * daemon made and stored before a restart. 0 when there is none. */
 static int server_activated_socket(struct server *srv)
 {
-	int n = sd_listen_fds(1);
+	struct fdstore *st = &srv->d->fdstore;
+	bool more;
+	int fd;
 
-	if (n <= 0)
-		return n;
-	if (n > 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1,
-				       NULL, 0) <= 0) {
-		log_err("socket activation: expected one listening SOCK_SEQPACKET unix socket, got %d fds",
-			n);
+	fd = fdstore_claim(st, FDSTORE_PREFIX "listen");
+	if (fd >= 0) {
+		srv->stored = true;
+	} else {
+		fd = fdstore_claim_foreign(st, &more);
+		if (fd < 0)
+			return 0;
+		if (more) {
+			close(fd);
+			log_err("socket activation: expected one listening socket, got more");
+			return -EINVAL;
+		}
+	}
+	if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+		log_err("socket activation: fd %d is not a listening SOCK_SEQPACKET unix socket",
+			fd);
+		close(fd);
 		return -EINVAL;
 	}
-	srv->fd = SD_LISTEN_FDS_START;
+	srv->fd = fd;
 	if (fcntl(srv->fd, F_SETFL, O_NONBLOCK) < 0 ||
 	    fcntl(srv->fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
@@ -260,10 +281,12 @@ static void server_teardown(struct server *srv)
 			event_free(*evs[i]);
 	if (srv->fd >= 0)
 		close(srv->fd);
-	if (srv->owned_path) {
+	/* A stored socket stays bound for the next start. */
+	if (srv->owned_path && !srv->d->fdstore.keeping)
 		unlink(srv->owned_path);
-		free(srv->owned_path);
-	}
+	else if (srv->stored && !srv->d->fdstore.keeping)
+		fdstore_remove(&srv->d->fdstore, FDSTORE_PREFIX "listen");
+	free(srv->owned_path);
 }
 
 int server_run(struct ioregiond *d, const char *socket_path)
@@ -279,6 +302,8 @@ int server_run(struct ioregiond *d, const char *socket_path)
 		return EXIT_FAILURE;
 	}
 	server_socket_group(&srv);
+	if (fdstore_release_unclaimed(&d->fdstore) > 0)
+		d->counters.state_errors++;
 	if (srv.owned_path)
 		log_info("serving on %s", srv.owned_path);
 	else
@@ -288,6 +313,7 @@ int server_run(struct ioregiond *d, const char *socket_path)
 	log_serve();
 	event_base_dispatch(d->base);
 	sd_notify(0, "STOPPING=1");
+	restart_keep(d);
 	server_teardown(&srv);
 	log_info("stopped");
 	log_close();

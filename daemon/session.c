@@ -8,6 +8,7 @@
 
 #include "access.h"
 #include "channel.h"
+#include "fdstore.h"
 #include "irq.h"
 #include "region.h"
 #include "reload.h"
@@ -54,42 +55,26 @@ void session_evict_pending(struct ioregiond *d)
 	}
 }
 
-int session_new(struct ioregiond *d, int fd)
+/* A session on fd with its events, not yet counted or listed. */
+static struct session *session_setup(struct ioregiond *d, int fd)
 {
 	struct session *s = calloc(1, sizeof(*s));
-	struct timeval timeout = {
-		.tv_sec = d->config->hello_timeout_ms / 1000,
-		.tv_usec = d->config->hello_timeout_ms % 1000 * 1000,
-	};
-	int rc;
 
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	s->d = d;
 	s->fd = fd;
 	STAILQ_INIT(&s->queue);
-	rc = access_read_peer(fd, &s->peer);
-	if (rc < 0)
+	if (access_read_peer(fd, &s->peer) < 0)
 		goto fail;
 	s->ev_read = event_new(d->base, fd, EV_READ | EV_PERSIST,
 			       session_on_read, s);
 	s->ev_write = event_new(d->base, fd, EV_WRITE, session_on_write, s);
 	s->ev_hello = evtimer_new(d->base, session_on_hello_timeout, s);
 	if (!s->ev_read || !s->ev_write || !s->ev_hello ||
-	    event_add(s->ev_read, NULL) < 0 ||
-	    event_add(s->ev_hello, &timeout) < 0) {
-		rc = -ENOMEM;
+	    event_add(s->ev_read, NULL) < 0)
 		goto fail;
-	}
-	s->id = ++d->next_session_id;
-	TAILQ_INSERT_TAIL(&d->sessions, s, link);
-	d->nsessions++;
-	d->npending++;
-	d->counters.sessions_accepted++;
-	server_status_changed(d);
-	log_debug("client pid %d uid %u connected", (int)s->peer.pid,
-		  (unsigned int)s->peer.uid);
-	return 0;
+	return s;
 fail:
 	if (s->ev_read)
 		event_free(s->ev_read);
@@ -99,8 +84,71 @@ fail:
 		event_free(s->ev_hello);
 	access_peer_clear(&s->peer);
 	free(s);
-	close(fd);
-	return rc;
+	return NULL;
+}
+
+/* Lists s; one not greeted yet waits for its hello at most the configured
+ * time. */
+static int session_list_add(struct session *s)
+{
+	struct ioregiond *d = s->d;
+	struct timeval timeout = {
+		.tv_sec = d->config->hello_timeout_ms / 1000,
+		.tv_usec = d->config->hello_timeout_ms % 1000 * 1000,
+	};
+
+	if (!s->greeted && event_add(s->ev_hello, &timeout) < 0)
+		return -ENOMEM;
+	TAILQ_INSERT_TAIL(&d->sessions, s, link);
+	d->nsessions++;
+	d->npending += !s->greeted;
+	server_status_changed(d);
+	ioregiond_state_changed(d);
+	return 0;
+}
+
+static void session_discard(struct session *s)
+{
+	event_free(s->ev_read);
+	event_free(s->ev_write);
+	event_free(s->ev_hello);
+	access_peer_clear(&s->peer);
+	free(s);
+}
+
+int session_new(struct ioregiond *d, int fd)
+{
+	struct session *s = session_setup(d, fd);
+
+	if (!s || session_list_add(s) < 0) {
+		if (s)
+			session_discard(s);
+		close(fd);
+		return -ENOMEM;
+	}
+	s->id = ++d->next_session_id;
+	d->counters.sessions_accepted++;
+	fdstore_add(&d->fdstore, fd, FDSTORE_PREFIX "session-%llu",
+		    (unsigned long long)s->id);
+	log_debug("client pid %d uid %u connected", (int)s->peer.pid,
+		  (unsigned int)s->peer.uid);
+	return 0;
+}
+
+struct session *session_adopt(struct ioregiond *d, int fd, uint64_t id,
+			      bool greeted)
+{
+	struct session *s = session_setup(d, fd);
+
+	if (!s)
+		return NULL;
+	s->id = id;
+	s->greeted = greeted;
+	if (session_list_add(s) < 0) {
+		session_discard(s);
+		return NULL;
+	}
+	return s;
 }
 
 void session_free(struct session *s)
@@ -116,13 +164,12 @@ void session_free(struct session *s)
 	TAILQ_REMOVE(&s->d->sessions, s, link);
 	s->d->nsessions--;
 	server_status_changed(s->d);
+	ioregiond_state_changed(s->d);
 	session_unpend(s);
-	event_free(s->ev_read);
-	event_free(s->ev_write);
-	event_free(s->ev_hello);
-	access_peer_clear(&s->peer);
+	fdstore_remove(&s->d->fdstore, FDSTORE_PREFIX "session-%llu",
+		       (unsigned long long)s->id);
 	close(s->fd);
-	free(s);
+	session_discard(s);
 }
 
 void session_free_all(struct ioregiond *d)
@@ -360,6 +407,7 @@ static void session_hello(struct session *s, uint32_t id, const Ior__Hello *h)
 	msg.body_case = IOR__SERVER_MESSAGE__BODY_HELLO;
 	msg.hello = &reply;
 	session_send(s, &msg, -1);
+	ioregiond_state_changed(s->d);
 }
 
 /* Which VM a request about vm_name concerns: the session's own, or any VM
@@ -499,6 +547,7 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 		return;
 	}
 	ch->opener = s->id;
+	ioregiond_state_changed(s->d);
 	log_info("vm %s region %s: opened by %s (pid %d)", s->vm_name, name,
 		 s->client_name, (int)s->peer.pid);
 	session_describe(r, &desc);
@@ -635,6 +684,7 @@ static void session_dispatch(struct session *s, const Ior__ClientMessage *m)
 		return;
 	case IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE:
 		s->subscribed = true;
+		ioregiond_state_changed(s->d);
 		session_reply_ok(s, m->id, NULL);
 		return;
 	case IOR__CLIENT_MESSAGE__BODY_STATS:

@@ -53,6 +53,10 @@ struct session {
 
 /* Takes ownership of an accepted connection. */
 int session_new(struct ioregiond *d, int fd);
+/* A connection a previous daemon served, with its id; the caller fills
+ * in what it had said. NULL (fd still the caller's) if out of memory. */
+struct session *session_adopt(struct ioregiond *d, int fd, uint64_t id,
+			      bool greeted);
 void session_free(struct session *s);
 void session_free_all(struct ioregiond *d);
 /* Drops the oldest connection still waiting for its hello. */

@@ -15,7 +15,7 @@ struct device *device_create(const struct device_ops *ops,
 {
 	struct device *dev;
 
-	dev = ops->create(options, size, requesters, host, err, errlen);
+	dev = ops->create(options, size, requesters, err, errlen);
 	if (!dev)
 		return NULL;
 	dev->ops = ops;
@@ -24,6 +24,14 @@ struct device *device_create(const struct device_ops *ops,
 	else
 		memset(&dev->host, 0, sizeof(dev->host));
 	return dev;
+}
+
+int device_restore(struct device *dev, struct statebuf *sb, int memory_fd)
+{
+	if (dev->ops->restore(dev, sb, memory_fd) == 0 && statebuf_done(sb))
+		return 0;
+	dev->ops->reset(dev);
+	return -1;
 }
 
 unsigned int device_write_batch(struct device *dev,

@@ -11,12 +11,18 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
 
 #include "ioregion.h"
+#include "statebuf.h"
+
+/* The model's own struct from its embedded struct device. */
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct device;
 
@@ -50,10 +56,10 @@ typedef void device_stat_fn(void *ctx, const char *name, uint64_t value);
 
 struct device_ops {
 	const char *name;
-	/* Validates options and size; on failure writes why into err. */
+	/* Validates options and size; on failure writes why into err. The
+	 * host is bound by device_create once the instance exists. */
 	struct device *(*create)(const json_t *options, uint64_t size,
-				 unsigned int requesters,
-				 const struct device_host *host, char *err,
+				 unsigned int requesters, char *err,
 				 size_t errlen);
 	/* Return 0, or -1 when the access cannot be served (the daemon then
 	 * answers all-ones and counts an error). */
@@ -66,8 +72,20 @@ struct device_ops {
 	unsigned int (*write_batch)(struct device *dev,
 				    const struct device_write *writes,
 				    unsigned int count);
+	/* Back to the state create gave, counters included. */
 	void (*reset)(struct device *dev);
 	void (*destroy)(struct device *dev);
+	/* Writes what a restarted daemon needs to go on where this one
+	 * stopped (registers, queues, counters) into sb; bulk memory kept in
+	 * memory_fd is not copied. */
+	void (*save)(struct device *dev, struct statebuf *sb);
+	/* Takes back what save wrote, into an instance created from the same
+	 * config; memory_fd is the saved instance's (or -1). Returns -1 when
+	 * the state does not fit: the caller then resets the model. */
+	int (*restore)(struct device *dev, struct statebuf *sb, int memory_fd);
+	/* Optional: a memfd holding the model's bulk memory (ram), which the
+	 * daemon keeps across restarts as it is instead of copying it. */
+	int (*memory_fd)(struct device *dev);
 	void (*stats)(struct device *dev, device_stat_fn *emit, void *ctx);
 	/* Optional: bytes arriving from the console (a UART's receiver).
 	 * Returns how many were taken; the host keeps the rest until
@@ -91,6 +109,10 @@ struct device *device_create(const struct device_ops *ops,
 			     unsigned int requesters,
 			     const struct device_host *host, char *err,
 			     size_t errlen);
+
+/* ops->restore, or ops->reset when the saved state does not fit: the
+ * model then starts fresh. Returns 0 or -1. */
+int device_restore(struct device *dev, struct statebuf *sb, int memory_fd);
 
 /* Dispatches a batch through write_batch or one write at a time. */
 unsigned int device_write_batch(struct device *dev,

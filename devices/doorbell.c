@@ -34,13 +34,12 @@ struct dev_doorbell {
 
 static struct dev_doorbell *dev_doorbell(struct device *dev)
 {
-	return (struct dev_doorbell *)dev;
+	return container_of(dev, struct dev_doorbell, dev);
 }
 
 static struct device *dev_doorbell_create(const json_t *options, uint64_t size,
-					  unsigned int requesters,
-					  const struct device_host *host,
-					  char *err, size_t errlen)
+					  unsigned int requesters, char *err,
+					  size_t errlen)
 {
 	static const char *const keys[] = { "registers", NULL };
 	struct dev_doorbell *db;
@@ -177,6 +176,37 @@ static void dev_doorbell_stats(struct device *dev, device_stat_fn *emit,
 	emit(ctx, "bad_access", db->bad_access);
 }
 
+static void dev_doorbell_save(struct device *dev, struct statebuf *sb)
+{
+	struct dev_doorbell *db = dev_doorbell(dev);
+	unsigned int i;
+
+	statebuf_put_u32(sb, db->nregs);
+	for (i = 0; i < db->nregs; i++) {
+		statebuf_put_u64(sb, db->last[i]);
+		statebuf_put_u64(sb, db->count[i]);
+	}
+	statebuf_put_u64(sb, db->total);
+	statebuf_put_u64(sb, db->bad_access);
+}
+
+static int dev_doorbell_restore(struct device *dev, struct statebuf *sb,
+				int memory_fd)
+{
+	struct dev_doorbell *db = dev_doorbell(dev);
+	unsigned int i;
+
+	if (statebuf_get_u32(sb) != db->nregs)
+		return -1;
+	for (i = 0; i < db->nregs; i++) {
+		db->last[i] = statebuf_get_u64(sb);
+		db->count[i] = statebuf_get_u64(sb);
+	}
+	db->total = statebuf_get_u64(sb);
+	db->bad_access = statebuf_get_u64(sb);
+	return 0;
+}
+
 const struct device_ops device_doorbell_ops = {
 	.name = "doorbell",
 	.create = dev_doorbell_create,
@@ -186,4 +216,6 @@ const struct device_ops device_doorbell_ops = {
 	.reset = dev_doorbell_reset,
 	.destroy = dev_doorbell_destroy,
 	.stats = dev_doorbell_stats,
+	.save = dev_doorbell_save,
+	.restore = dev_doorbell_restore,
 };

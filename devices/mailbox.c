@@ -69,7 +69,7 @@ struct dev_mailbox {
 
 static struct dev_mailbox *dev_mailbox(struct device *dev)
 {
-	return (struct dev_mailbox *)dev;
+	return container_of(dev, struct dev_mailbox, dev);
 }
 
 static void dev_mailbox_free(struct dev_mailbox *mb)
@@ -99,9 +99,8 @@ static void dev_mailbox_reset(struct device *dev)
 }
 
 static struct device *dev_mailbox_create(const json_t *options, uint64_t size,
-					 unsigned int requesters,
-					 const struct device_host *host,
-					 char *err, size_t errlen)
+					 unsigned int requesters, char *err,
+					 size_t errlen)
 {
 	static const char *const keys[] = { "depth", NULL };
 	struct dev_mailbox *mb;
@@ -285,6 +284,68 @@ static void dev_mailbox_stats(struct device *dev, device_stat_fn *emit,
 	emit(ctx, "bad_access", mb->bad_access);
 }
 
+/* Per inbox: dest, flags, overflows and the waiting messages, oldest
+ * first. */
+static void dev_mailbox_save(struct device *dev, struct statebuf *sb)
+{
+	struct dev_mailbox *mb = dev_mailbox(dev);
+	unsigned int i, j;
+
+	statebuf_put_u32(sb, mb->peers);
+	statebuf_put_u32(sb, mb->depth);
+	statebuf_put_u64(sb, mb->sent);
+	statebuf_put_u64(sb, mb->received);
+	statebuf_put_u64(sb, mb->bad_access);
+	for (i = 0; i < mb->peers; i++) {
+		const struct mbox_inbox *in = &mb->inbox[i];
+
+		statebuf_put_u32(sb, in->dest);
+		statebuf_put_u8(sb, in->overflowed);
+		statebuf_put_u64(sb, in->overflows);
+		statebuf_put_u32(sb, in->count);
+		for (j = 0; j < in->count; j++) {
+			const struct mbox_msg *m =
+				&in->ring[(in->head + j) % mb->depth];
+
+			statebuf_put_u64(sb, m->data);
+			statebuf_put_u32(sb, m->from);
+		}
+	}
+}
+
+static int dev_mailbox_restore(struct device *dev, struct statebuf *sb,
+			       int memory_fd)
+{
+	struct dev_mailbox *mb = dev_mailbox(dev);
+	unsigned int i, j;
+
+	if (statebuf_get_u32(sb) != mb->peers ||
+	    statebuf_get_u32(sb) != mb->depth)
+		return -1;
+	mb->sent = statebuf_get_u64(sb);
+	mb->received = statebuf_get_u64(sb);
+	mb->bad_access = statebuf_get_u64(sb);
+	for (i = 0; i < mb->peers; i++) {
+		struct mbox_inbox *in = &mb->inbox[i];
+
+		in->dest = statebuf_get_u32(sb);
+		in->overflowed = statebuf_get_u8(sb);
+		in->overflows = statebuf_get_u64(sb);
+		in->count = statebuf_get_u32(sb);
+		in->head = 0;
+		if (in->dest >= mb->peers || in->count > mb->depth)
+			return -1;
+		for (j = 0; j < in->count; j++) {
+			in->ring[j].data = statebuf_get_u64(sb);
+			in->ring[j].from = statebuf_get_u32(sb);
+			if (in->ring[j].from >= mb->peers)
+				return -1;
+		}
+		device_set_irq(&mb->dev, i, in->count > 0);
+	}
+	return 0;
+}
+
 const struct device_ops device_mailbox_ops = {
 	.name = "mailbox",
 	.create = dev_mailbox_create,
@@ -293,4 +354,6 @@ const struct device_ops device_mailbox_ops = {
 	.reset = dev_mailbox_reset,
 	.destroy = dev_mailbox_destroy,
 	.stats = dev_mailbox_stats,
+	.save = dev_mailbox_save,
+	.restore = dev_mailbox_restore,
 };

@@ -4,16 +4,22 @@
  * bytes that lies inside it, aligned or not. Options: "fill" (byte the
  * memory starts with and returns to on reset, default 0).
  *
- * The memory is anonymous and mapped, never written up front: the kernel
- * hands out zeroed pages as the guest touches them, so creating (or
+ * The memory is a memfd, mapped shared and never written up front: the
+ * kernel hands out zeroed pages as the guest touches them, so creating (or
  * resetting) 64 MiB costs nothing on the event loop. Bytes are stored
- * XORed with the fill byte, so a zero page reads as fill.
+ * XORed with the fill byte, so a zero page reads as fill. Being a file,
+ * the memory outlives the process: the daemon keeps the memfd across a
+ * restart (memory_fd), and every write is in it the moment it is served.
  */
 #include "autoconfig.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "device.h"
 
@@ -25,17 +31,23 @@ struct dev_ram {
 	uint64_t size;
 	uint64_t fill;		/* the fill byte in every byte */
 	uint64_t out_of_range;
+	int memfd;
 	uint8_t *mem;
 };
 
 static struct dev_ram *dev_ram(struct device *dev)
 {
-	return (struct dev_ram *)dev;
+	return container_of(dev, struct dev_ram, dev);
+}
+
+static uint8_t *dev_ram_map(int fd, uint64_t size)
+{
+	return mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_NORESERVE, fd, 0);
 }
 
 static struct device *dev_ram_create(const json_t *options, uint64_t size,
-				     unsigned int requesters,
-				     const struct device_host *host, char *err,
+				     unsigned int requesters, char *err,
 				     size_t errlen)
 {
 	static const char *const keys[] = { "fill", NULL };
@@ -55,11 +67,13 @@ static struct device *dev_ram_create(const json_t *options, uint64_t size,
 		snprintf(err, errlen, "size: out of memory");
 		return NULL;
 	}
-	ram->mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (ram->mem == MAP_FAILED) {
+	ram->memfd = memfd_create("ioregiond-ram", MFD_CLOEXEC);
+	if (ram->memfd < 0 || ftruncate(ram->memfd, (off_t)size) < 0 ||
+	    (ram->mem = dev_ram_map(ram->memfd, size)) == MAP_FAILED) {
+		snprintf(err, errlen, "size: %s", strerror(errno));
+		if (ram->memfd >= 0)
+			close(ram->memfd);
 		free(ram);
-		snprintf(err, errlen, "size: out of memory");
 		return NULL;
 	}
 	ram->size = size;
@@ -104,8 +118,10 @@ static void dev_ram_reset(struct device *dev)
 {
 	struct dev_ram *ram = dev_ram(dev);
 
-	/* Private anonymous pages read as zero again, that is as fill. */
-	madvise(ram->mem, ram->size, MADV_DONTNEED);
+	/* Holes read as zero again, that is as fill. */
+	fallocate(ram->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		  (off_t)ram->size);
+	ram->out_of_range = 0;
 }
 
 static void dev_ram_destroy(struct device *dev)
@@ -113,7 +129,47 @@ static void dev_ram_destroy(struct device *dev)
 	struct dev_ram *ram = dev_ram(dev);
 
 	munmap(ram->mem, ram->size);
+	close(ram->memfd);
 	free(ram);
+}
+
+/* The contents stay in the memfd; only the counter is saved. */
+static void dev_ram_save(struct device *dev, struct statebuf *sb)
+{
+	statebuf_put_u64(sb, dev_ram(dev)->out_of_range);
+}
+
+/* Maps the saved instance's memfd in place of the fresh one. */
+static int dev_ram_restore(struct device *dev, struct statebuf *sb,
+			   int memory_fd)
+{
+	struct dev_ram *ram = dev_ram(dev);
+	struct stat st;
+	uint8_t *mem;
+	int fd;
+
+	ram->out_of_range = statebuf_get_u64(sb);
+	if (memory_fd < 0 || fstat(memory_fd, &st) < 0 ||
+	    (uint64_t)st.st_size != ram->size)
+		return -1;
+	fd = fcntl(memory_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	mem = dev_ram_map(fd, ram->size);
+	if (mem == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	munmap(ram->mem, ram->size);
+	close(ram->memfd);
+	ram->mem = mem;
+	ram->memfd = fd;
+	return 0;
+}
+
+static int dev_ram_memory_fd(struct device *dev)
+{
+	return dev_ram(dev)->memfd;
 }
 
 static void dev_ram_stats(struct device *dev, device_stat_fn *emit, void *ctx)
@@ -129,4 +185,7 @@ const struct device_ops device_ram_ops = {
 	.reset = dev_ram_reset,
 	.destroy = dev_ram_destroy,
 	.stats = dev_ram_stats,
+	.save = dev_ram_save,
+	.restore = dev_ram_restore,
+	.memory_fd = dev_ram_memory_fd,
 };

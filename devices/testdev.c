@@ -39,13 +39,12 @@ struct dev_testdev {
 
 static struct dev_testdev *dev_testdev(struct device *dev)
 {
-	return (struct dev_testdev *)dev;
+	return container_of(dev, struct dev_testdev, dev);
 }
 
 static struct device *dev_testdev_create(const json_t *options, uint64_t size,
-					 unsigned int requesters,
-					 const struct device_host *host,
-					 char *err, size_t errlen)
+					 unsigned int requesters, char *err,
+					 size_t errlen)
 {
 	static const char *const keys[] = { NULL };
 	struct dev_testdev *t;
@@ -141,6 +140,30 @@ static void dev_testdev_stats(struct device *dev, device_stat_fn *emit,
 	emit(ctx, "bad_access", t->bad_access);
 }
 
+static void dev_testdev_save(struct device *dev, struct statebuf *sb)
+{
+	struct dev_testdev *t = dev_testdev(dev);
+
+	statebuf_put_bytes(sb, t->scratch, sizeof(t->scratch));
+	statebuf_put_u64(sb, t->echo);
+	statebuf_put_u64(sb, t->reads);
+	statebuf_put_u64(sb, t->writes);
+	statebuf_put_u64(sb, t->bad_access);
+}
+
+static int dev_testdev_restore(struct device *dev, struct statebuf *sb,
+			       int memory_fd)
+{
+	struct dev_testdev *t = dev_testdev(dev);
+
+	statebuf_get_bytes(sb, t->scratch, sizeof(t->scratch));
+	t->echo = statebuf_get_u64(sb);
+	t->reads = statebuf_get_u64(sb);
+	t->writes = statebuf_get_u64(sb);
+	t->bad_access = statebuf_get_u64(sb);
+	return 0;
+}
+
 const struct device_ops device_testdev_ops = {
 	.name = "testdev",
 	.create = dev_testdev_create,
@@ -149,4 +172,6 @@ const struct device_ops device_testdev_ops = {
 	.reset = dev_testdev_reset,
 	.destroy = dev_testdev_destroy,
 	.stats = dev_testdev_stats,
+	.save = dev_testdev_save,
+	.restore = dev_testdev_restore,
 };

@@ -80,7 +80,7 @@ struct dev_uart {
 
 static struct dev_uart *dev_uart(struct device *dev)
 {
-	return (struct dev_uart *)dev;
+	return container_of(dev, struct dev_uart, dev);
 }
 
 /* The file is created on the first line, not here: validating a config
@@ -156,9 +156,8 @@ static int dev_uart_parse_output(struct dev_uart *u, const json_t *options,
 }
 
 static struct device *dev_uart_create(const json_t *options, uint64_t size,
-				      unsigned int requesters,
-				      const struct device_host *host,
-				      char *err, size_t errlen)
+				      unsigned int requesters, char *err,
+				      size_t errlen)
 {
 	static const char *const keys[] = { "output", "path", NULL };
 	struct dev_uart *u;
@@ -482,6 +481,66 @@ static void dev_uart_stats(struct device *dev, device_stat_fn *emit, void *ctx)
 	emit(ctx, "output_dropped", u->output_dropped);
 }
 
+/* Registers, the receive FIFO, the line not yet output, counters. */
+static void dev_uart_save(struct device *dev, struct statebuf *sb)
+{
+	struct dev_uart *u = dev_uart(dev);
+	const uint8_t regs[] = { u->ier, u->lcr, u->mcr, u->scr, u->fcr,
+				 u->dll, u->dlm, u->thr_irq_pending,
+				 u->overrun };
+	unsigned int i;
+
+	statebuf_put_bytes(sb, regs, sizeof(regs));
+	statebuf_put_u8(sb, (uint8_t)u->rx_count);
+	for (i = 0; i < u->rx_count; i++)
+		statebuf_put_u8(sb, u->rx[(u->rx_head + i) % UART_RX_FIFO]);
+	statebuf_put_u32(sb, (uint32_t)u->line_len);
+	statebuf_put_bytes(sb, u->line, u->line_len);
+	statebuf_put_u64(sb, u->tx_bytes);
+	statebuf_put_u64(sb, u->rx_bytes);
+	statebuf_put_u64(sb, u->lines);
+	statebuf_put_u64(sb, u->rx_overruns);
+	statebuf_put_u64(sb, u->bad_access);
+	statebuf_put_u64(sb, u->output_dropped);
+}
+
+static int dev_uart_restore(struct device *dev, struct statebuf *sb,
+			    int memory_fd)
+{
+	struct dev_uart *u = dev_uart(dev);
+	uint8_t regs[9];
+	unsigned int i;
+
+	statebuf_get_bytes(sb, regs, sizeof(regs));
+	u->ier = regs[0] & 0x0f;
+	u->lcr = regs[1];
+	u->mcr = regs[2] & 0x1f;
+	u->scr = regs[3];
+	u->fcr = regs[4];
+	u->dll = regs[5];
+	u->dlm = regs[6];
+	u->thr_irq_pending = regs[7];
+	u->overrun = regs[8];
+	u->rx_head = 0;
+	u->rx_count = statebuf_get_u8(sb);
+	if (u->rx_count > dev_uart_rx_capacity(u))
+		return -1;
+	for (i = 0; i < u->rx_count; i++)
+		u->rx[i] = statebuf_get_u8(sb);
+	u->line_len = statebuf_get_u32(sb);
+	if (u->line_len >= UART_LINE_MAX)
+		return -1;
+	statebuf_get_bytes(sb, u->line, u->line_len);
+	u->tx_bytes = statebuf_get_u64(sb);
+	u->rx_bytes = statebuf_get_u64(sb);
+	u->lines = statebuf_get_u64(sb);
+	u->rx_overruns = statebuf_get_u64(sb);
+	u->bad_access = statebuf_get_u64(sb);
+	u->output_dropped = statebuf_get_u64(sb);
+	dev_uart_update_irq(u);
+	return 0;
+}
+
 const struct device_ops device_uart16550_ops = {
 	.name = "uart16550",
 	.create = dev_uart_create,
@@ -491,4 +550,6 @@ const struct device_ops device_uart16550_ops = {
 	.destroy = dev_uart_destroy,
 	.stats = dev_uart_stats,
 	.input = dev_uart_input,
+	.save = dev_uart_save,
+	.restore = dev_uart_restore,
 };
