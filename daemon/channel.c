@@ -15,6 +15,10 @@
 
 static void channel_on_event(evutil_socket_t fd, short what, void *arg);
 
+/* What an inbox holds where nothing was read yet: no frame starts with
+ * it (cmd is 0 or 1). */
+#define CHANNEL_UNREAD 0xff
+
 struct channel *channel_new(struct vm *vm, const char *region_name)
 {
 	struct channel *ch = calloc(1, sizeof(*ch));
@@ -23,6 +27,7 @@ struct channel *channel_new(struct vm *vm, const char *region_name)
 		return NULL;
 	ch->vm = vm;
 	ch->fd = -1;
+	ch->in = ch->in_local;
 	snprintf(ch->region_name, sizeof(ch->region_name), "%s", region_name);
 	return ch;
 }
@@ -61,6 +66,9 @@ static int channel_attach(struct channel *ch, struct region *region, int fd)
 	ch->fd = fd;
 	ch->region = region;
 	ch->requester = (unsigned int)idx;
+	ch->in = region_inbox(region, ch->requester, ch->in_buf);
+	if (!ch->in)
+		ch->in = ch->in_local;
 	TAILQ_INSERT_TAIL(&region->channels, ch, region_link);
 	return 0;
 }
@@ -78,12 +86,15 @@ int channel_open(struct channel *ch, struct region *region, int *peer)
 		return -errno;
 	ch->in_len = ch->out_len = ch->out_off = 0;
 	ch->nbatch = 0;
+	ch->in_buf = 0;
 	rc = channel_attach(ch, region, sv[0]);
 	if (rc < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		return rc;
 	}
+	if (ch->in != ch->in_local)
+		memset(ch->in, CHANNEL_UNREAD, CHANNEL_IN_BYTES);
 	d->counters.regions_opened++;
 	ch->store_id = ++d->next_store_id;
 	fdstore_add(&d->fdstore, ch->fd, FDSTORE_PREFIX "channel-%llu",
@@ -103,14 +114,19 @@ void channel_close(struct channel *ch, const char *why)
 {
 	if (!channel_is_open(ch))
 		return;
-	log_info("vm %s region %s: closed (%s)", ch->vm->name,
-		 ch->region_name, why);
+	/* Stopping to be started again, the channel goes on in the next
+	 * daemon: nothing to say. */
+	if (!ch->region->d->fdstore.keeping)
+		log_info("vm %s region %s: closed (%s)", ch->vm->name,
+			 ch->region_name, why);
 	event_free(ch->ev);
 	ch->ev = NULL;
 	fdstore_remove(&ch->region->d->fdstore, FDSTORE_PREFIX "channel-%llu",
 		       (unsigned long long)ch->store_id);
 	close(ch->fd);
 	ch->fd = -1;
+	ch->in = ch->in_local;
+	ch->in_len = 0;
 	TAILQ_REMOVE(&ch->region->channels, ch, region_link);
 	ch->region->d->counters.regions_closed++;
 	ioregiond_state_changed(ch->region->d);
@@ -245,11 +261,55 @@ static void channel_wait_writable(struct channel *ch, bool wait)
 	event_add(ch->ev, NULL);
 }
 
+/* Drops the first used bytes of the inbox. With the fd store on, what is
+ * left moves to the other inbox, the rest of which is marked unread: the
+ * state saved next names that inbox, and frames read into it after that
+ * are found there again after a crash. */
+static void channel_consumed(struct channel *ch, size_t used)
+{
+	size_t rest = ch->in_len - used;
+	uint8_t *next;
+
+	if (ch->in == ch->in_local) {
+		memmove(ch->in, ch->in + used, rest);
+		ch->in_len = rest;
+		return;
+	}
+	next = region_inbox(ch->region, ch->requester, !ch->in_buf);
+	memcpy(next, ch->in + used, rest);
+	memset(next + rest, CHANNEL_UNREAD, CHANNEL_IN_BYTES - rest);
+	ch->in_buf = !ch->in_buf;
+	ch->in = next;
+	ch->in_len = rest;
+}
+
+unsigned int channel_resume(struct channel *ch, unsigned int in_buf,
+			    size_t in_len)
+{
+	uint8_t *inbox = region_inbox(ch->region, ch->requester, in_buf != 0);
+	size_t end = in_len, used;
+
+	if (!inbox || in_len > CHANNEL_IN_BYTES)
+		return 0;
+	ch->in_buf = in_buf != 0;
+	ch->in = inbox;
+	/* Whole frames only: a frame starts unread or was read whole. */
+	if (in_len % IOREGION_FRAME_SIZE == 0)
+		while (end < CHANNEL_IN_BYTES && inbox[end] != CHANNEL_UNREAD)
+			end += IOREGION_FRAME_SIZE;
+	ch->in_len = end;
+	used = channel_serve(ch, ch->in, ch->in_len);
+	channel_consumed(ch, used);
+	region_save(ch->region);
+	channel_wait_writable(ch, channel_send(ch) == 0);
+	return (unsigned int)(used / IOREGION_FRAME_SIZE);
+}
+
 /* One read, serve, respond cycle. Returns 1 to read again, 0 to wait, -1
  * when the channel was closed. */
 static int channel_round(struct channel *ch)
 {
-	size_t room = sizeof(ch->in) - ch->in_len;
+	size_t room = CHANNEL_IN_BYTES - ch->in_len;
 	ssize_t n;
 	size_t used;
 	int sent;
@@ -267,10 +327,9 @@ static int channel_round(struct channel *ch)
 	}
 	ch->in_len += (size_t)n;
 	used = channel_serve(ch, ch->in, ch->in_len);
-	memmove(ch->in, ch->in + used, ch->in_len - used);
-	ch->in_len -= used;
-	/* Saved before the responses leave: a guest never sees an access
-	 * acknowledged that a crash right after would undo. */
+	channel_consumed(ch, used);
+	/* Saved right before the responses leave: a guest never sees an
+	 * access acknowledged that a crash would undo. */
 	if (used)
 		region_save(ch->region);
 	sent = channel_send(ch);

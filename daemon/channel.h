@@ -19,6 +19,8 @@
 #include "log.h"
 
 #define CHANNEL_BATCH 64
+/* Frames one read takes, and room for a partial frame left over. */
+#define CHANNEL_IN_BYTES ((CHANNEL_BATCH + 1) * IOREGION_FRAME_SIZE)
 /* Reads per wake-up before yielding to other channels. */
 #define CHANNEL_ROUNDS 16
 
@@ -43,8 +45,13 @@ struct channel {
 	int fd;
 	struct event *ev;
 	bool waiting_to_write;
-	uint8_t in[(CHANNEL_BATCH + 1) * IOREGION_FRAME_SIZE];
+	/* Frames read and not yet served: in_local, or with the fd store on
+	 * one of two inboxes in the region's state memfd, so frames taken
+	 * off the socket survive a crash (see channel_resume). */
+	uint8_t *in;
+	unsigned int in_buf;			/* which inbox */
 	size_t in_len;
+	uint8_t in_local[CHANNEL_IN_BYTES];
 	struct ioregion_resp out[CHANNEL_BATCH + 1];
 	size_t out_len, out_off;		/* bytes */
 	struct device_write batch[CHANNEL_BATCH + 1];
@@ -62,6 +69,12 @@ int channel_open(struct channel *ch, struct region *region, int *peer);
  * ch->in and ch->out still held. Returns 0 or -errno (fd then the
  * caller's). */
 int channel_adopt(struct channel *ch, struct region *region, int fd);
+/* After channel_adopt, with the inbox the region's state saved: serves
+ * the frames a crashed daemon had read but not served (they follow the
+ * saved in_len in that inbox), saves and sends their responses. Returns
+ * how many frames it served. */
+unsigned int channel_resume(struct channel *ch, unsigned int in_buf,
+			    size_t in_len);
 /* Tears the data path down; counters stay. */
 void channel_close(struct channel *ch, const char *why);
 bool channel_is_open(const struct channel *ch);

@@ -31,6 +31,20 @@ static void region_device_log(void *ctx, int level, const char *fmt,
  * inboxes for many VMs) fits; pages never written cost nothing. */
 #define REGION_STATE_MAX (4u << 20)
 
+static size_t region_inboxes_size(const struct region *r)
+{
+	return (size_t)r->cfg.nvms * 2 * CHANNEL_IN_BYTES;
+}
+
+uint8_t *region_inbox(struct region *r, unsigned int requester,
+		      unsigned int which)
+{
+	if (r->state.fd < 0 || requester >= r->cfg.nvms)
+		return NULL;
+	return stateslot_extra(&r->state) +
+	       ((size_t)requester * 2 + (which != 0)) * CHANNEL_IN_BYTES;
+}
+
 /* With the fd store on: a state memfd and the device's memory, stored
  * under the region's user_data. */
 static int region_store(struct region *r)
@@ -41,7 +55,8 @@ static int region_store(struct region *r)
 
 	if (!st->enabled)
 		return 0;
-	rc = stateslot_create(&r->state, "ioregiond-state", REGION_STATE_MAX);
+	rc = stateslot_create(&r->state, "ioregiond-state", REGION_STATE_MAX,
+			      region_inboxes_size(r));
 	if (rc < 0) {
 		r->state.fd = -1;
 		errno = -rc;
@@ -55,6 +70,56 @@ static int region_store(struct region *r)
 	return 0;
 }
 
+#define REGION_NCOUNTERS (sizeof(struct channel_counters) / sizeof(uint64_t))
+
+/* The open channels' counters and inboxes: saved with the device state
+ * after every wake-up, so a crash neither sets the counters back nor
+ * loses frames read since. */
+static void region_save_counters(struct region *r, struct statebuf *sb)
+{
+	const struct channel *ch;
+	const uint64_t *v;
+	uint32_t n = 0;
+	size_t i;
+
+	TAILQ_FOREACH(ch, &r->channels, region_link)
+		n++;
+	statebuf_put_u32(sb, n);
+	TAILQ_FOREACH(ch, &r->channels, region_link) {
+		v = (const uint64_t *)&ch->counters;
+		statebuf_put_u32(sb, ch->requester);
+		statebuf_put_u8(sb, (uint8_t)ch->in_buf);
+		statebuf_put_u32(sb, (uint32_t)ch->in_len);
+		for (i = 0; i < REGION_NCOUNTERS; i++)
+			statebuf_put_u64(sb, v[i]);
+	}
+}
+
+static int region_restore_channels(struct region *r, struct statebuf *sb)
+{
+	uint32_t n = statebuf_get_u32(sb), i, req;
+	uint64_t *v;
+	size_t j;
+
+	if (n > r->cfg.nvms)
+		return -1;
+	r->saved_channels = calloc(r->cfg.nvms, sizeof(*r->saved_channels));
+	if (!r->saved_channels)
+		return -1;
+	for (i = 0; i < n; i++) {
+		req = statebuf_get_u32(sb);
+		if (req >= r->cfg.nvms)
+			return -1;
+		r->saved_channels[req].valid = true;
+		r->saved_channels[req].in_buf = statebuf_get_u8(sb) != 0;
+		r->saved_channels[req].in_len = statebuf_get_u32(sb);
+		v = (uint64_t *)&r->saved_channels[req].counters;
+		for (j = 0; j < REGION_NCOUNTERS; j++)
+			v[j] = statebuf_get_u64(sb);
+	}
+	return sb->error ? -1 : 0;
+}
+
 void region_save(struct region *r)
 {
 	struct statebuf sb;
@@ -63,6 +128,7 @@ void region_save(struct region *r)
 		return;
 	stateslot_begin(&r->state, &sb);
 	statebuf_put_u64(&sb, r->irq_level);
+	region_save_counters(r, &sb);
 	r->dev->ops->save(r->dev, &sb);
 	if (stateslot_commit(&r->state, &sb) < 0) {
 		r->d->counters.state_errors++;
@@ -98,11 +164,20 @@ static int region_adopt(struct region *r, int state_fd, int memory_fd,
 		r->state.fd = -1;
 		return -1;
 	}
+	if (r->state.extra != region_inboxes_size(r)) {
+		snprintf(why, whylen, "its channel inboxes do not fit the region");
+		return -1;
+	}
 	if (stateslot_load(&r->state, &sb) < 0) {
 		snprintf(why, whylen, "no complete save in the state memfd");
 		return -1;
 	}
 	r->irq_level = statebuf_get_u64(&sb);
+	if (region_restore_channels(r, &sb) < 0) {
+		snprintf(why, whylen, "its channel counters do not fit the region");
+		r->irq_level = 0;
+		return -1;
+	}
 	if (device_restore(r->dev, &sb, memory_fd) < 0) {
 		snprintf(why, whylen, "the saved state does not fit the %s device",
 			 r->cfg.device);
@@ -124,6 +199,8 @@ int region_restore(struct region *r, uint64_t user_data, int state_fd,
 		if (r->state.fd < 0 && state_fd >= 0)
 			close(state_fd);
 		/* What was stored under this region goes; fresh state in. */
+		free(r->saved_channels);
+		r->saved_channels = NULL;
 		region_unstore(r);
 		region_store(r);
 	}
@@ -181,6 +258,7 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 void region_free(struct region *r)
 {
 	region_unstore(r);
+	free(r->saved_channels);
 	console_close(r->console);
 	r->dev->ops->destroy(r->dev);
 	config_region_clear(&r->cfg);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "channel.h"
 #include "device.h"
 #include "config.h"
 #include "ioregiond.h"
@@ -18,6 +19,14 @@
 
 struct channel;
 struct console;
+
+/* An open channel as the region's saved state has it. */
+struct region_saved_channel {
+	bool valid;
+	struct channel_counters counters;
+	unsigned int in_buf;		/* its inbox, and what it held */
+	size_t in_len;
+};
 
 struct region {
 	TAILQ_ENTRY(region) link;
@@ -31,6 +40,9 @@ struct region {
 	struct console *console;	/* cfg.input_socket's, or NULL */
 	char *plug_json;		/* a plugged region's definition */
 	struct stateslot state;		/* device state, while the fd store is on */
+	/* The channels open when the state was saved, by requester (newer
+	 * than the daemon's record); NULL when none. */
+	struct region_saved_channel *saved_channels;
 	struct log_ratelimit save_errors;
 };
 
@@ -56,5 +68,9 @@ void region_save(struct region *r);
  * the device started fresh. */
 int region_restore(struct region *r, uint64_t user_data, int state_fd,
 		   int memory_fd, char *why, size_t whylen);
+/* One of requester's two inboxes in the state memfd (see channel.h); NULL
+ * with the fd store off. */
+uint8_t *region_inbox(struct region *r, unsigned int requester,
+		      unsigned int which);
 
 #endif

@@ -122,8 +122,6 @@ static void restart_put_channel(struct statebuf *sb, const struct channel *ch)
 	statebuf_put_u64(sb, ch->opener);
 	restart_put_counters(sb, (const uint64_t *)&ch->counters,
 			     RESTART_CHANNEL_COUNTERS);
-	statebuf_put_u32(sb, (uint32_t)ch->in_len);
-	statebuf_put_bytes(sb, ch->in, ch->in_len);
 	statebuf_put_u32(sb, (uint32_t)out);
 	statebuf_put_bytes(sb, (const uint8_t *)ch->out + ch->out_off, out);
 }
@@ -352,6 +350,17 @@ static bool restart_kept(const struct restart_region *rs, uint32_t n,
 	return false;
 }
 
+/* Serves what a crashed daemon had read into the channel's inbox. */
+static void restart_resume(struct channel *ch,
+			   const struct region_saved_channel *saved)
+{
+	unsigned int n = channel_resume(ch, saved->in_buf, saved->in_len);
+
+	if (n)
+		log_info("vm %s region %s: served %u frame(s) read before the restart",
+			 ch->vm->name, ch->region_name, n);
+}
+
 /* One channel record: counters always; its fd served again when its
  * region was kept. */
 static void restart_channel(struct ioregiond *d, struct vm *vm,
@@ -364,16 +373,14 @@ static void restart_channel(struct ioregiond *d, struct vm *vm,
 	uint64_t opener = statebuf_get_u64(sb);
 	struct channel_counters counters = { 0 };
 	struct channel *ch;
+	const struct region_saved_channel *saved;
 	struct region *r;
-	uint32_t in_len, out_len;
+	uint32_t out_len;
 	char name[64];
 	int fd;
 
 	restart_get_counters(sb, (uint64_t *)&counters,
 			     RESTART_CHANNEL_COUNTERS);
-	in_len = statebuf_get_u32(sb);
-	if (in_len >= IOREGION_FRAME_SIZE)
-		sb->error = true;
 	ch = sb->error || !region_name ? NULL : vm_channel(vm, region_name);
 	if (!ch) {
 		free(region_name);
@@ -382,8 +389,6 @@ static void restart_channel(struct ioregiond *d, struct vm *vm,
 	}
 	ch->counters = counters;
 	ch->opener = opener;
-	statebuf_get_bytes(sb, ch->in, in_len);
-	ch->in_len = in_len;
 	out_len = statebuf_get_u32(sb);
 	if (out_len > sizeof(ch->out) || out_len % IOREGION_FRAME_SIZE) {
 		sb->error = true;
@@ -400,13 +405,19 @@ static void restart_channel(struct ioregiond *d, struct vm *vm,
 		ch->store_id = store_id;
 		if (channel_adopt(ch, r, fd) == 0)
 			fd = -1;
+		saved = fd < 0 && r->saved_channels ?
+			&r->saved_channels[ch->requester] : NULL;
+		if (saved && saved->valid) {
+			ch->counters = saved->counters;
+			restart_resume(ch, saved);
+		}
 	}
 	if (fd >= 0) {
 		log_info("vm %s region %s: not served again; closed",
 			 vm->name, region_name);
 		fdstore_remove(&d->fdstore, "%s", name);
 		close(fd);
-		ch->in_len = ch->out_len = 0;
+		ch->out_len = 0;
 	}
 	free(region_name);
 }
@@ -551,7 +562,7 @@ int restart_apply(struct ioregiond *d, struct config *cfg,
 	if (!d->state) {
 		d->state = calloc(1, sizeof(*d->state));
 		if (!d->state || stateslot_create(d->state, "ioregiond-state",
-						  RESTART_STATE_MAX) < 0) {
+						  RESTART_STATE_MAX, 0) < 0) {
 			log_err("no state memfd: a restart will start fresh");
 			free(d->state);
 			d->state = NULL;

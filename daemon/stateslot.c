@@ -44,11 +44,18 @@ static uint64_t stateslot_check(const struct stateslot_slot *s, uint64_t len)
 	return h | 1;	/* never 0, the mark of a slot being written */
 }
 
-static int stateslot_map(struct stateslot *ss, int fd, size_t cap)
+static size_t stateslot_size(size_t cap, size_t extra)
+{
+	return STATESLOT_HEADER + 2 * (STATESLOT_SLOT_HEADER + cap) + extra;
+}
+
+static int stateslot_map(struct stateslot *ss, int fd, size_t cap,
+			 size_t extra)
 {
 	ss->fd = fd;
 	ss->cap = cap;
-	ss->map_len = STATESLOT_HEADER + 2 * (STATESLOT_SLOT_HEADER + cap);
+	ss->extra = extra;
+	ss->map_len = stateslot_size(cap, extra);
 	ss->map = mmap(NULL, ss->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       fd, 0);
 	if (ss->map == MAP_FAILED) {
@@ -58,23 +65,23 @@ static int stateslot_map(struct stateslot *ss, int fd, size_t cap)
 	return 0;
 }
 
-int stateslot_create(struct stateslot *ss, const char *what, size_t cap)
+int stateslot_create(struct stateslot *ss, const char *what, size_t cap,
+		     size_t extra)
 {
 	int fd, rc;
 	uint32_t version = STATESLOT_VERSION;
-	uint64_t cap64;
+	uint64_t cap64, extra64 = extra;
 
 	cap = (cap + 7) & ~(size_t)7;
 	fd = memfd_create(what, MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)(STATESLOT_HEADER +
-				  2 * (STATESLOT_SLOT_HEADER + cap))) < 0) {
+	if (ftruncate(fd, (off_t)stateslot_size(cap, extra)) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
 	}
-	rc = stateslot_map(ss, fd, cap);
+	rc = stateslot_map(ss, fd, cap, extra);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -83,15 +90,16 @@ int stateslot_create(struct stateslot *ss, const char *what, size_t cap)
 	memcpy(ss->map, STATESLOT_MAGIC, 8);
 	memcpy(ss->map + 8, &version, 4);
 	memcpy(ss->map + 16, &cap64, 8);
+	memcpy(ss->map + 24, &extra64, 8);
 	ss->seq = 0;
 	return 0;
 }
 
 int stateslot_open(struct stateslot *ss, int fd, char *why, size_t whylen)
 {
-	uint8_t header[24];
+	uint8_t header[32];
 	uint32_t version;
-	uint64_t cap;
+	uint64_t cap, extra;
 	struct stat st;
 
 	if (fstat(fd, &st) < 0 || pread(fd, header, sizeof(header), 0) !=
@@ -102,6 +110,7 @@ int stateslot_open(struct stateslot *ss, int fd, char *why, size_t whylen)
 	}
 	memcpy(&version, header + 8, 4);
 	memcpy(&cap, header + 16, 8);
+	memcpy(&extra, header + 24, 8);
 	if (version != STATESLOT_VERSION) {
 		snprintf(why, whylen,
 			 "state format version %u, this daemon reads version %u",
@@ -109,13 +118,13 @@ int stateslot_open(struct stateslot *ss, int fd, char *why, size_t whylen)
 		return -EPROTO;
 	}
 	if (cap % 8 || cap > (uint64_t)st.st_size ||
-	    (uint64_t)st.st_size != STATESLOT_HEADER +
-				    2 * (STATESLOT_SLOT_HEADER + cap)) {
+	    extra > (uint64_t)st.st_size ||
+	    (uint64_t)st.st_size != stateslot_size(cap, extra)) {
 		snprintf(why, whylen, "state file of %lld bytes does not fit its header",
 			 (long long)st.st_size);
 		return -EBADMSG;
 	}
-	if (stateslot_map(ss, fd, (size_t)cap) < 0) {
+	if (stateslot_map(ss, fd, (size_t)cap, (size_t)extra) < 0) {
 		snprintf(why, whylen, "cannot map: %s", strerror(errno));
 		return -EBADMSG;
 	}
@@ -131,6 +140,11 @@ void stateslot_close(struct stateslot *ss)
 		close(ss->fd);
 	ss->map = NULL;
 	ss->fd = -1;
+}
+
+uint8_t *stateslot_extra(struct stateslot *ss)
+{
+	return ss->map + stateslot_size(ss->cap, 0);
 }
 
 static bool stateslot_valid(struct stateslot *ss, unsigned int i)
