@@ -13,7 +13,10 @@
  * It stops when STOPFILE exists, then checks the totals once more, asks
  * the daemon for its stats over the same control connection and prints
  * one line: "restart-client: ok ..." or "restart-client: FAIL ...".
+ * With --mail it only attaches as VM and sends one message through mbox
+ * (to the next VM of the region): how the test stops tests/guests/restart.
  * Usage: restart-client SOCKET VM STOPFILE
+ *        restart-client --mail SOCKET VM
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -231,21 +234,41 @@ static uint64_t rc_stats_total(struct rc_state *st)
 	return total;
 }
 
+static void rc_connect(struct rc_state *st, const char *path,
+		       const char *vm)
+{
+	int rc = ioregion_client_connect(path, "restart-client", vm, &st->c);
+
+	if (rc < 0)
+		rc_fail("connect: %s", st->c ? ioregion_client_error(st->c)
+					     : strerror(-rc));
+}
+
+static int rc_mail(const char *path, const char *vm)
+{
+	struct rc_state st = { 0 };
+
+	rc_connect(&st, path, vm);
+	rc_open(&st, "mbox", &st.mbox);
+	rc_write(&st, &st.mbox, MBOX_TX, 4, 0x5709);
+	ioregion_client_free(st.c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct rc_state st = { .rng = 0x9e3779b97f4a7c15ull };
 	uint64_t total;
-	int rc;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && strcmp(argv[1], "--mail") == 0)
+		return rc_mail(argv[2], argv[3]);
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s SOCKET VM STOPFILE\n", argv[0]);
+		fprintf(stderr, "usage: %s SOCKET VM STOPFILE\n"
+			"       %s --mail SOCKET VM\n", argv[0], argv[0]);
 		return 2;
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	rc = ioregion_client_connect(argv[1], "restart-client", argv[2], &st.c);
-	if (rc < 0)
-		rc_fail("connect: %s", st.c ? ioregion_client_error(st.c)
-					    : strerror(-rc));
+	rc_connect(&st, argv[1], argv[2]);
 	rc_open(&st, "ram0", &st.ram);
 	rc_open(&st, "test0", &st.test);
 	rc_open(&st, "bell0", &st.bell);
