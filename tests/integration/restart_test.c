@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Restarts through an fd store, without systemd: the test keeps the fds
+ * the real ioregiond stores (FDSTORE=1 and FDNAME= on a NOTIFY_SOCKET it
+ * listens on) and starts the daemon again with them in LISTEN_FDS and
+ * LISTEN_FDNAMES, the way systemd does for FileDescriptorStoreMax=. A VM's
+ * control connection and region fds must outlive SIGTERM and SIGKILL with
+ * every value, and a corrupt state memfd must cost only its own region.
+ * tests/systemd/run does the same under a real systemd.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define RT_MAX_FDS 64
+#define RAM_WORDS 512
+#define BELL_TOTAL 0x400
+
+struct rt_fd {
+	char name[64];
+	int fd;
+};
+
+/* A daemon and the fd store it writes to. */
+struct rt {
+	char dir[64], socket[128], notify[128], log[128];
+	int notify_fd;
+	pid_t pid;
+	bool ready;
+	struct rt_fd store[RT_MAX_FDS];
+	unsigned int nstore;
+};
+
+static void rt_store_remove(struct rt *t, const char *name)
+{
+	unsigned int i = 0;
+
+	while (i < t->nstore) {
+		if (strcmp(t->store[i].name, name) == 0) {
+			close(t->store[i].fd);
+			t->store[i] = t->store[--t->nstore];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* One notification: READY=1, or an fd to store or withdraw. */
+static void rt_notification(struct rt *t, char *msg, const int *fds,
+			    unsigned int nfds)
+{
+	const char *name = strstr(msg, "FDNAME=");
+	char *nl;
+
+	if (name) {
+		name += strlen("FDNAME=");
+		if ((nl = strchr(name, '\n')))
+			*nl = '\0';
+	}
+	if (strstr(msg, "READY=1"))
+		t->ready = true;
+	if (strstr(msg, "FDSTOREREMOVE=1") && name) {
+		rt_store_remove(t, name);
+	} else if (strstr(msg, "FDSTORE=1") && name && nfds == 1) {
+		assert_true(t->nstore < RT_MAX_FDS);
+		snprintf(t->store[t->nstore].name, sizeof(t->store[0].name),
+			 "%s", name);
+		t->store[t->nstore++].fd = fds[0];
+		return;
+	}
+	while (nfds--)
+		close(fds[nfds]);
+}
+
+/* Takes every notification waiting, or waits up to timeout_ms for one. */
+static void rt_drain(struct rt *t, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = t->notify_fd, .events = POLLIN };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	char buf[4096];
+
+	while (poll(&pfd, 1, timeout_ms) == 1) {
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		struct cmsghdr *c;
+		int fds[4];
+		unsigned int nfds = 0;
+		ssize_t n = recvmsg(t->notify_fd, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n < 0)
+			break;
+		buf[n] = '\0';
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_type == SCM_RIGHTS)
+				for (; nfds < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) &&
+				       nfds < 4; nfds++)
+					memcpy(&fds[nfds], CMSG_DATA(c) + nfds * sizeof(int),
+					       sizeof(int));
+		rt_notification(t, buf, fds, nfds);
+		timeout_ms = 0;
+	}
+}
+
+static void rt_init(struct rt *t)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(t, 0, sizeof(*t));
+	strcpy(t->dir, "/tmp/ioregiond-restart-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->socket, sizeof(t->socket), "%s/control.sock", t->dir);
+	snprintf(t->notify, sizeof(t->notify), "%s/notify", t->dir);
+	snprintf(t->log, sizeof(t->log), "%s/log", t->dir);
+	t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	strcpy(sa.sun_path, t->notify);
+	assert_int_equal(bind(t->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+/* In the child: the stored fds at 3, 4, ... and their names, as systemd
+ * passes them. */
+static void rt_child_fds(struct rt *t)
+{
+	char names[RT_MAX_FDS * 65] = "", num[32];
+	int high[RT_MAX_FDS];
+	unsigned int i;
+
+	for (i = 0; i < t->nstore; i++)
+		high[i] = fcntl(t->store[i].fd, F_DUPFD, 100);
+	for (i = 0; i < t->nstore; i++) {
+		dup2(high[i], 3 + (int)i);
+		close(high[i]);
+		strcat(names, i ? ":" : "");
+		strcat(names, t->store[i].name);
+	}
+	if (!t->nstore)
+		return;
+	snprintf(num, sizeof(num), "%u", t->nstore);
+	setenv("LISTEN_FDS", num, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+}
+
+static void rt_launch(struct rt *t)
+{
+	int i;
+
+	t->ready = false;
+	t->pid = fork();
+	assert_true(t->pid >= 0);
+	if (t->pid == 0) {
+		int log = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(log, STDOUT_FILENO);
+		dup2(log, STDERR_FILENO);
+		setenv("NOTIFY_SOCKET", t->notify, 1);
+		rt_child_fds(t);
+		execl(harness_binary(), "ioregiond", "-s", t->socket,
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100 && !t->ready; i++)
+		rt_drain(t, 100);
+	if (!t->ready)
+		fail_msg("ioregiond sent no READY=1; see %s", t->log);
+}
+
+static void rt_kill(struct rt *t, int sig)
+{
+	int status;
+
+	assert_int_equal(kill(t->pid, sig), 0);
+	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
+	if (sig == SIGTERM)
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	rt_drain(t, 0);
+}
+
+static void rt_cleanup(struct rt *t)
+{
+	rt_kill(t, SIGTERM);
+	while (t->nstore)
+		close(t->store[--t->nstore].fd);
+	close(t->notify_fd);
+	unlink(t->notify);
+	unlink(t->log);
+	unlink(t->socket);
+	rmdir(t->dir);
+}
+
+static bool rt_stored(const struct rt *t, const char *prefix)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nstore; i++)
+		if (strncmp(t->store[i].name, prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
+static bool rt_log_has(const struct rt *t, const char *what)
+{
+	char buf[65536];
+	int fd = open(t->log, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+static uint64_t rt_pattern(unsigned int i)
+{
+	return i * 0x9e3779b97f4a7c15ull;
+}
+
+static void rt_check_ram(int ram)
+{
+	unsigned int i;
+
+	for (i = 0; i < RAM_WORDS; i++)
+		assert_int_equal(harness_read(ram, 8 * i, 8), rt_pattern(i));
+}
+
+/* A daemon counter from Stats over c. */
+static uint64_t rt_counter(struct ioregion_client *c, const char *name)
+{
+	char *json = NULL, key[64];
+	const char *p;
+	uint64_t v;
+
+	assert_int_equal(ioregion_client_stats(c, "", &json), 0);
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	p = strstr(json, "\"daemon\"");
+	p = p ? strstr(p, key) : NULL;
+	if (!p || sscanf(p + strlen(key), " %lu", &v) != 1)
+		fail_msg("no %s in %s", name, json);
+	free(json);
+	return v;
+}
+
+static void test_restart_and_crash_keep_the_vm(void **state)
+{
+	struct ioregion_client *c = NULL;
+	struct rt t;
+	unsigned int i;
+	int ram, bell;
+
+	rt_init(&t);
+	rt_launch(&t);
+	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
+						 &c), 0);
+	ram = harness_open(c, "ram0");
+	bell = harness_open(c, "bell0");
+	for (i = 0; i < RAM_WORDS; i++)
+		harness_write(ram, 8 * i, 8, rt_pattern(i));
+	for (i = 0; i < 1000; i++)
+		harness_post(bell, 8 * (i % 4), 8, i);
+	/* A read after the posted writes: every one of them was served. */
+	assert_int_equal(harness_read(bell, BELL_TOTAL, 8), 1000);
+	rt_drain(&t, 0);
+	assert_true(rt_stored(&t, "ior-session-"));
+	assert_true(rt_stored(&t, "ior-channel-"));
+	assert_true(rt_stored(&t, "ior-ram-"));
+
+	rt_kill(&t, SIGTERM);
+	/* Posted while no daemon runs: they wait in the socket (as many as
+	 * its buffer takes, a frame an skb). */
+	for (i = 0; i < 200; i++)
+		harness_post(bell, 8 * (i % 4), 8, i);
+	rt_launch(&t);
+	rt_check_ram(ram);
+	assert_int_equal(harness_read(bell, BELL_TOTAL, 8), 1200);
+
+	for (i = 0; i < 700; i++)
+		harness_post(bell, 8 * (i % 4), 8, i);
+	assert_int_equal(harness_read(bell, BELL_TOTAL, 8), 1900);
+	rt_kill(&t, SIGKILL);
+	rt_launch(&t);
+	rt_check_ram(ram);
+	assert_int_equal(harness_read(bell, BELL_TOTAL, 8), 1900);
+	/* The same control connection, served by the third daemon. */
+	assert_int_equal(rt_counter(c, "restarts"), 2);
+	assert_int_equal(rt_counter(c, "state_errors"), 0);
+
+	/* The VM leaves: its fds leave the store. */
+	close(ram);
+	close(bell);
+	ioregion_client_free(c);
+	for (i = 0; i < 50 && (rt_stored(&t, "ior-session-") ||
+			       rt_stored(&t, "ior-channel-")); i++)
+		rt_drain(&t, 100);
+	assert_false(rt_stored(&t, "ior-session-"));
+	assert_false(rt_stored(&t, "ior-channel-"));
+	assert_true(rt_stored(&t, "ior-state"));
+	rt_cleanup(&t);
+}
+
+/* Writes version 99 into the stored state memfd named name. */
+static void rt_corrupt(struct rt *t, const char *name)
+{
+	uint32_t version = 99;
+	unsigned int i;
+
+	for (i = 0; i < t->nstore; i++)
+		if (strcmp(t->store[i].name, name) == 0)
+			break;
+	assert_true(i < t->nstore);
+	assert_int_equal(pwrite(t->store[i].fd, &version, 4, 8), 4);
+}
+
+static void test_corrupt_state_costs_only_its_region(void **state)
+{
+	struct ioregion_client *c = NULL;
+	struct ioregion_region r;
+	char name[64];
+	struct rt t;
+	unsigned int i;
+	int ram, bell;
+
+	rt_init(&t);
+	rt_launch(&t);
+	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
+						 &c), 0);
+	ram = harness_open(c, "ram0");
+	assert_int_equal(ioregion_client_open(c, "bell0", &r), 0);
+	bell = r.fd;
+	for (i = 0; i < RAM_WORDS; i++)
+		harness_write(ram, 8 * i, 8, rt_pattern(i));
+	for (i = 0; i < 300; i++)
+		harness_post(bell, 0, 8, i);
+	assert_int_equal(harness_read(bell, BELL_TOTAL, 8), 300);
+	rt_kill(&t, SIGTERM);
+	snprintf(name, sizeof(name), "ior-region-%llu",
+		 (unsigned long long)r.user_data);
+	rt_corrupt(&t, name);
+	rt_launch(&t);
+	/* bell0 starts fresh and still serves; ram0 kept everything. */
+	assert_int_equal(harness_read(bell, BELL_TOTAL, 8), 0);
+	rt_check_ram(ram);
+	assert_int_equal(rt_counter(c, "state_errors"), 1);
+	assert_true(rt_log_has(&t, "region bell0: saved state refused: state format version 99, this daemon reads version 1; it starts fresh"));
+	close(ram);
+	close(bell);
+	ioregion_client_free(c);
+	rt_cleanup(&t);
+}
+
+static void test_corrupt_record_starts_fresh(void **state)
+{
+	struct ioregion_client *c = NULL;
+	struct rt t;
+	char *json = NULL;
+	int ram, rc;
+
+	rt_init(&t);
+	rt_launch(&t);
+	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
+						 &c), 0);
+	ram = harness_open(c, "ram0");
+	harness_write(ram, 0, 8, 42);
+	rt_kill(&t, SIGTERM);
+	rt_corrupt(&t, "ior-state");
+	rt_launch(&t);
+	assert_true(rt_log_has(&t, "saved daemon state refused: state format version 99"));
+	/* Nothing says what the stored fds were: they are released, and the
+	 * VM sees its connection close. */
+	rc = ioregion_client_stats(c, NULL, &json);
+	assert_true(rc == -ECONNRESET || rc == -EPIPE);
+	ioregion_client_free(c);
+	close(ram);
+	rt_cleanup(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_restart_and_crash_keep_the_vm),
+		cmocka_unit_test(test_corrupt_state_costs_only_its_region),
+		cmocka_unit_test(test_corrupt_record_starts_fresh),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
