@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -111,6 +112,32 @@ static inline uint64_t devtest_stat(struct device *dev, const char *name)
 }
 
 static const unsigned int devtest_sizes[] = { 1, 2, 4, 8 };
+
+/* What a restarted daemon does with a model: save it, create a fresh
+ * instance from the same options and restore into it. keep bytes of the
+ * saved state are offered (0: all); returns device_restore's result and
+ * the fresh instance in *out. Frees dev. */
+static inline int devtest_restart(struct device *dev, const char *options,
+				  uint64_t size, unsigned int vms, size_t keep,
+				  struct device **out)
+{
+	static uint8_t buf[1 << 20];
+	const char *model = dev->ops->name;
+	struct statebuf sb;
+	int memfd = dev->ops->memory_fd ? dup(dev->ops->memory_fd(dev)) : -1;
+	int rc;
+
+	statebuf_init(&sb, buf, sizeof(buf));
+	dev->ops->save(dev, &sb);
+	assert_false(sb.error);
+	dev->ops->destroy(dev);
+	*out = devtest_new(model, options, size, vms);
+	statebuf_init(&sb, buf, keep ? keep : sb.len);
+	rc = device_restore(*out, &sb, memfd);
+	if (memfd >= 0)
+		close(memfd);
+	return rc;
+}
 
 /* A host that records what a model does with its interrupt line and its
  * console, as the daemon's region would see it. */

@@ -90,9 +90,34 @@ static void test_ring_interrupt(void **state)
 	dev->ops->destroy(dev);
 }
 
+static void test_restart_keeps_counters(void **state)
+{
+	struct device *dev = devtest_new("doorbell", NULL, 0x1000, 1);
+	unsigned int i;
+
+	for (i = 0; i < 10; i++)
+		devtest_write(dev, 0, 8 * (i % 3), 4, i);
+	devtest_read_fails(dev, 0, 0x7f8, 8);
+	assert_int_equal(devtest_restart(dev, NULL, 0x1000, 1, 0, &dev), 0);
+	assert_int_equal(devtest_read(dev, 0, 0x400, 8), 10);
+	assert_int_equal(devtest_read(dev, 0, 0x200, 8), 4);
+	assert_int_equal(devtest_read(dev, 0, 0x008, 8), 7);
+	assert_int_equal(devtest_stat(dev, "bad_access"), 1);
+	/* A state cut short does not fit: the bell starts fresh. */
+	assert_int_equal(devtest_restart(dev, NULL, 0x1000, 1, 20, &dev), -1);
+	assert_int_equal(devtest_read(dev, 0, 0x400, 8), 0);
+	/* Nor does a state of 16 bells in a doorbell of 4. */
+	devtest_write(dev, 0, 0, 8, 1);
+	assert_int_equal(devtest_restart(dev, "{\"registers\": 4}", 0x1000,
+					 1, 0, &dev), -1);
+	assert_int_equal(devtest_read(dev, 0, 0x400, 8), 0);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_restart_keeps_counters),
 		cmocka_unit_test(test_ring_every_size),
 		cmocka_unit_test(test_batch_counts_every_write),
 		cmocka_unit_test(test_bad_accesses),

@@ -134,9 +134,36 @@ static void test_mail_interrupt(void **state)
 	dev->ops->destroy(dev);
 }
 
+static void test_restart_keeps_queues(void **state)
+{
+	struct device *dev = devtest_new("mailbox", "{\"depth\": 4}", 0x40, 2);
+	unsigned int i;
+
+	for (i = 0; i < 6; i++)
+		devtest_write(dev, 0, TX, 8, 0x100 + i);
+	devtest_write(dev, 1, DEST, 4, 1);
+	assert_int_equal(devtest_restart(dev, "{\"depth\": 4}", 0x40, 2, 0,
+					 &dev), 0);
+	assert_int_equal(devtest_read(dev, 1, DEPTH, 4), 4);
+	assert_int_equal(devtest_read(dev, 1, STATUS, 4) & 2, 2);
+	assert_int_equal(devtest_read(dev, 1, DEST, 4), 1);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(devtest_read(dev, 1, RX_FROM, 4), 0);
+		assert_int_equal(devtest_read(dev, 1, RX, 8), 0x100 + i);
+	}
+	assert_int_equal(devtest_stat(dev, "overflows"), 2);
+	/* Saved with depth 4: a mailbox of depth 2 starts fresh instead. */
+	devtest_write(dev, 0, TX, 8, 1);
+	assert_int_equal(devtest_restart(dev, "{\"depth\": 2}", 0x40, 2, 0,
+					 &dev), -1);
+	assert_int_equal(devtest_read(dev, 1, DEPTH, 4), 0);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_restart_keeps_queues),
 		cmocka_unit_test(test_identity_registers),
 		cmocka_unit_test(test_exchange_both_ways),
 		cmocka_unit_test(test_overflow_is_reported),

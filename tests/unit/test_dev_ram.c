@@ -71,9 +71,27 @@ static void test_bad_options(void **state)
 	devtest_refused("ram", NULL, 128ull << 20, 1, "size");
 }
 
+static void test_restart_keeps_memory(void **state)
+{
+	struct device *dev = devtest_new("ram", NULL, 4096, 1);
+	uint64_t off;
+
+	for (off = 0; off < 4096; off += 8)
+		devtest_write(dev, 0, off, 8, off * 0x0101010101ull);
+	assert_int_equal(devtest_restart(dev, NULL, 4096, 1, 0, &dev), 0);
+	for (off = 0; off < 4096; off += 8)
+		assert_int_equal(devtest_read(dev, 0, off, 8),
+				 off * 0x0101010101ull);
+	/* Memory of another size does not fit: the ram starts fresh. */
+	assert_int_equal(devtest_restart(dev, NULL, 8192, 1, 0, &dev), -1);
+	assert_int_equal(devtest_read(dev, 0, 8, 8), 0);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_restart_keeps_memory),
 		cmocka_unit_test(test_every_size_every_alignment),
 		cmocka_unit_test(test_little_endian_bytes),
 		cmocka_unit_test(test_out_of_range),

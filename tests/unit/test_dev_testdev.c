@@ -80,9 +80,23 @@ static void test_refused(void **state)
 	devtest_refused("testdev", "{\"x\": 1}", 0x1000, 1, "options.x");
 }
 
+static void test_restart_keeps_registers(void **state)
+{
+	struct device *dev = devtest_new("testdev", NULL, 0x1000, 1);
+
+	devtest_write(dev, 0, 0x40, 8, 0x1122334455667788ull);
+	devtest_write(dev, 0, 0x10, 4, 0xcafe);
+	assert_int_equal(devtest_restart(dev, NULL, 0x1000, 1, 0, &dev), 0);
+	assert_int_equal(devtest_read(dev, 0, 0x40, 8), 0x1122334455667788ull);
+	assert_int_equal(devtest_read(dev, 0, 0x10, 4), 0xcafe);
+	assert_int_equal(devtest_stat(dev, "writes"), 2);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_restart_keeps_registers),
 		cmocka_unit_test(test_id_and_version),
 		cmocka_unit_test(test_scratch_every_size),
 		cmocka_unit_test(test_echo_and_offsets),

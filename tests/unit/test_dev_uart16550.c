@@ -273,9 +273,40 @@ static void test_interrupt_priority(void **state)
 	dev->ops->destroy(dev);
 }
 
+static void test_restart_keeps_registers_and_fifo(void **state)
+{
+	static const char *opts = "{\"output\": \"none\"}";
+	struct device *dev = devtest_new("uart16550", opts, 8, 1);
+
+	devtest_write(dev, 0, LCR, 1, 0x80);
+	devtest_write(dev, 0, RBR, 1, 0x0c);
+	devtest_write(dev, 0, LCR, 1, 0x03);
+	devtest_write(dev, 0, FCR, 1, 0x01);
+	devtest_write(dev, 0, SCR, 1, 0x5a);
+	devtest_write(dev, 0, RBR, 1, 'h');
+	devtest_write(dev, 0, RBR, 1, 'i');
+	assert_int_equal(dev->ops->input(dev, (const uint8_t *)"xyz", 3), 3);
+	assert_int_equal(devtest_restart(dev, opts, 8, 1, 0, &dev), 0);
+	assert_int_equal(devtest_read(dev, 0, LCR, 1), 0x03);
+	assert_int_equal(devtest_read(dev, 0, SCR, 1), 0x5a);
+	assert_int_equal(devtest_read(dev, 0, LSR, 1) & 1, 1);
+	assert_int_equal(devtest_read(dev, 0, RBR, 1), 'x');
+	assert_int_equal(devtest_read(dev, 0, RBR, 1), 'y');
+	assert_int_equal(devtest_read(dev, 0, RBR, 1), 'z');
+	devtest_write(dev, 0, LCR, 1, 0x83);
+	assert_int_equal(devtest_read(dev, 0, RBR, 1), 0x0c);
+	devtest_write(dev, 0, LCR, 1, 0x03);
+	/* "hi" waited in the line buffer: the newline completes that line. */
+	devtest_write(dev, 0, RBR, 1, '\n');
+	assert_int_equal(devtest_stat(dev, "lines"), 1);
+	assert_int_equal(devtest_stat(dev, "tx_bytes"), 3);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_restart_keeps_registers_and_fifo),
 		cmocka_unit_test(test_transmit_lines),
 		cmocka_unit_test(test_divisor_latch),
 		cmocka_unit_test(test_scratch_and_registers),
