@@ -264,21 +264,31 @@ static uint64_t rt_counter(struct ioregion_client *c, const char *name)
 	return v;
 }
 
-static void test_restart_and_crash_keep_the_vm(void **state)
+/* A daemon with VM vm0 attached, ram0 open (*ram) and written. */
+static struct ioregion_client *rt_start_vm(struct rt *t, int *ram)
 {
 	struct ioregion_client *c = NULL;
+	unsigned int i;
+
+	rt_init(t);
+	rt_launch(t);
+	assert_int_equal(ioregion_client_connect(t->socket, "restart_test",
+						 "vm0", &c), 0);
+	*ram = harness_open(c, "ram0");
+	for (i = 0; i < RAM_WORDS; i++)
+		harness_write(*ram, 8 * i, 8, rt_pattern(i));
+	return c;
+}
+
+static void test_restart_and_crash_keep_the_vm(void **state)
+{
+	struct ioregion_client *c;
 	struct rt t;
 	unsigned int i;
 	int ram, bell;
 
-	rt_init(&t);
-	rt_launch(&t);
-	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
-						 &c), 0);
-	ram = harness_open(c, "ram0");
+	c = rt_start_vm(&t, &ram);
 	bell = harness_open(c, "bell0");
-	for (i = 0; i < RAM_WORDS; i++)
-		harness_write(ram, 8 * i, 8, rt_pattern(i));
 	for (i = 0; i < 1000; i++)
 		harness_post(bell, 8 * (i % 4), 8, i);
 	/* A read after the posted writes: every one of them was served. */
@@ -336,22 +346,16 @@ static void rt_corrupt(struct rt *t, const char *name)
 
 static void test_corrupt_state_costs_only_its_region(void **state)
 {
-	struct ioregion_client *c = NULL;
+	struct ioregion_client *c;
 	struct ioregion_region r;
 	char name[64];
 	struct rt t;
 	unsigned int i;
 	int ram, bell;
 
-	rt_init(&t);
-	rt_launch(&t);
-	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
-						 &c), 0);
-	ram = harness_open(c, "ram0");
+	c = rt_start_vm(&t, &ram);
 	assert_int_equal(ioregion_client_open(c, "bell0", &r), 0);
 	bell = r.fd;
-	for (i = 0; i < RAM_WORDS; i++)
-		harness_write(ram, 8 * i, 8, rt_pattern(i));
 	for (i = 0; i < 300; i++)
 		harness_post(bell, 0, 8, i);
 	assert_int_equal(harness_read(bell, BELL_TOTAL, 8), 300);
@@ -373,17 +377,12 @@ static void test_corrupt_state_costs_only_its_region(void **state)
 
 static void test_corrupt_record_starts_fresh(void **state)
 {
-	struct ioregion_client *c = NULL;
+	struct ioregion_client *c;
 	struct rt t;
 	char *json = NULL;
 	int ram, rc;
 
-	rt_init(&t);
-	rt_launch(&t);
-	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
-						 &c), 0);
-	ram = harness_open(c, "ram0");
-	harness_write(ram, 0, 8, 42);
+	c = rt_start_vm(&t, &ram);
 	rt_kill(&t, SIGTERM);
 	rt_corrupt(&t, "ior-state");
 	rt_launch(&t);
