@@ -62,7 +62,7 @@ void statebuf_put_u64(struct statebuf *sb, uint64_t v)
 
 void statebuf_put_bytes(struct statebuf *sb, const void *p, size_t n)
 {
-	if (!statebuf_room(sb, n))
+	if (n == 0 || !statebuf_room(sb, n))
 		return;
 	memcpy(sb->data + sb->len, p, n);
 	sb->len += n;
@@ -85,6 +85,8 @@ uint64_t statebuf_get_u64(struct statebuf *sb)
 
 void statebuf_get_bytes(struct statebuf *sb, void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (!statebuf_room(sb, n)) {
 		memset(p, 0, n);
 		return;
