@@ -93,9 +93,9 @@ int fdstore_claim_foreign(struct fdstore *st, bool *more)
 	return fd;
 }
 
-unsigned int fdstore_release_unclaimed(struct fdstore *st)
+void fdstore_release_unclaimed(struct fdstore *st)
 {
-	unsigned int i, n = 0;
+	unsigned int i;
 
 	for (i = 0; i < st->npassed; i++) {
 		if (st->passed[i].fd < 0)
@@ -106,9 +106,7 @@ unsigned int fdstore_release_unclaimed(struct fdstore *st)
 			fdstore_remove(st, "%s", st->passed[i].name);
 		close(st->passed[i].fd);
 		st->passed[i].fd = -1;
-		n++;
 	}
-	return n;
 }
 
 void fdstore_free(struct fdstore *st)

@@ -36,8 +36,9 @@ int fdstore_claim(struct fdstore *st, const char *name);
 /* A passed fd whose name is not the daemon's (the socket unit's); -1 if
  * none. Sets *more when there was more than one. */
 int fdstore_claim_foreign(struct fdstore *st, bool *more);
-/* Withdraws and closes every passed fd nobody claimed; returns how many. */
-unsigned int fdstore_release_unclaimed(struct fdstore *st);
+/* Withdraws and closes every passed fd nobody claimed (what belonged to
+ * regions no longer configured, say), saying so in the log. */
+void fdstore_release_unclaimed(struct fdstore *st);
 void fdstore_free(struct fdstore *st);
 
 /* Stores fd under name (printf format); a no-op when the store is off. */

@@ -282,10 +282,12 @@ static void server_teardown(struct server *srv)
 	if (srv->fd >= 0)
 		close(srv->fd);
 	/* A stored socket stays bound for the next start. */
-	if (srv->owned_path && !srv->d->fdstore.keeping)
-		unlink(srv->owned_path);
-	else if (srv->stored && !srv->d->fdstore.keeping)
-		fdstore_remove(&srv->d->fdstore, FDSTORE_PREFIX "listen");
+	if (!srv->d->fdstore.keeping) {
+		if (srv->owned_path)
+			unlink(srv->owned_path);
+		if (srv->stored)
+			fdstore_remove(&srv->d->fdstore, FDSTORE_PREFIX "listen");
+	}
 	free(srv->owned_path);
 }
 
@@ -302,8 +304,7 @@ int server_run(struct ioregiond *d, const char *socket_path)
 		return EXIT_FAILURE;
 	}
 	server_socket_group(&srv);
-	if (fdstore_release_unclaimed(&d->fdstore) > 0)
-		d->counters.state_errors++;
+	fdstore_release_unclaimed(&d->fdstore);
 	if (srv.owned_path)
 		log_info("serving on %s", srv.owned_path);
 	else
