@@ -92,7 +92,26 @@ int stateslot_create(struct stateslot *ss, const char *what, size_t cap,
 	memcpy(ss->map + 16, &cap64, 8);
 	memcpy(ss->map + 24, &extra64, 8);
 	ss->seq = 0;
+	ss->newest = 2;
 	return 0;
+}
+
+static bool stateslot_valid(struct stateslot *ss, unsigned int i)
+{
+	struct stateslot_slot *s = stateslot_slot(ss, i);
+
+	return s->seq && s->len <= ss->cap && s->check &&
+	       s->check == stateslot_check(s, s->len);
+}
+
+/* The slot holding seq, and the other one. */
+static unsigned int stateslot_newest(struct stateslot *ss)
+{
+	bool v0 = stateslot_valid(ss, 0), v1 = stateslot_valid(ss, 1);
+
+	if (v0 && v1)
+		return stateslot_slot(ss, 1)->seq > stateslot_slot(ss, 0)->seq;
+	return v1 ? 1 : v0 ? 0 : 2;
 }
 
 int stateslot_open(struct stateslot *ss, int fd, char *why, size_t whylen)
@@ -129,6 +148,7 @@ int stateslot_open(struct stateslot *ss, int fd, char *why, size_t whylen)
 		return -EBADMSG;
 	}
 	ss->seq = 0;
+	ss->newest = stateslot_newest(ss);
 	return 0;
 }
 
@@ -147,28 +167,11 @@ uint8_t *stateslot_extra(struct stateslot *ss)
 	return ss->map + stateslot_size(ss->cap, 0);
 }
 
-static bool stateslot_valid(struct stateslot *ss, unsigned int i)
-{
-	struct stateslot_slot *s = stateslot_slot(ss, i);
-
-	return s->seq && s->len <= ss->cap && s->check &&
-	       s->check == stateslot_check(s, s->len);
-}
-
-/* The slot holding seq, and the other one. */
-static unsigned int stateslot_newest(struct stateslot *ss)
-{
-	bool v0 = stateslot_valid(ss, 0), v1 = stateslot_valid(ss, 1);
-
-	if (v0 && v1)
-		return stateslot_slot(ss, 1)->seq > stateslot_slot(ss, 0)->seq;
-	return v1 ? 1 : v0 ? 0 : 2;
-}
-
+/* Writes go to the slot that is not the newest: the newest stays whole
+ * until this one is committed. */
 void stateslot_begin(struct stateslot *ss, struct statebuf *sb)
 {
-	unsigned int newest = stateslot_newest(ss);
-	struct stateslot_slot *s = stateslot_slot(ss, newest == 0 ? 1 : 0);
+	struct stateslot_slot *s = stateslot_slot(ss, ss->newest == 0 ? 1 : 0);
 
 	s->check = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -188,17 +191,17 @@ int stateslot_commit(struct stateslot *ss, const struct statebuf *sb)
 	/* The check goes last: until it is written the slot does not hold. */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	s->check = stateslot_check(s, s->len);
+	ss->newest = s == stateslot_slot(ss, 0) ? 0 : 1;
 	return 0;
 }
 
 int stateslot_load(struct stateslot *ss, struct statebuf *sb)
 {
-	unsigned int newest = stateslot_newest(ss);
 	struct stateslot_slot *s;
 
-	if (newest > 1)
+	if (ss->newest > 1)
 		return -ENOENT;
-	s = stateslot_slot(ss, newest);
+	s = stateslot_slot(ss, ss->newest);
 	ss->seq = s->seq;
 	statebuf_init(sb, s->data, s->len);
 	return 0;

@@ -31,6 +31,7 @@ struct stateslot {
 	size_t extra;		/* bytes after the slots */
 	size_t map_len;
 	uint64_t seq;		/* of the newest slot */
+	unsigned int newest;	/* its index, 2 while none holds */
 };
 
 /* A new memfd named what, with room for cap bytes per slot and extra
