@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -41,6 +42,7 @@ struct rt_fd {
 /* A daemon and the fd store it writes to. */
 struct rt {
 	char dir[64], socket[128], notify[128], log[128];
+	char config[128];	/* empty: the built-in config */
 	int notify_fd;
 	pid_t pid;
 	bool ready;
@@ -177,8 +179,12 @@ static void rt_launch(struct rt *t)
 		dup2(log, STDERR_FILENO);
 		setenv("NOTIFY_SOCKET", t->notify, 1);
 		rt_child_fds(t);
-		execl(harness_binary(), "ioregiond", "-s", t->socket,
-		      (char *)NULL);
+		if (t->config[0])
+			execl(harness_binary(), "ioregiond", "-s", t->socket,
+			      "-c", t->config, (char *)NULL);
+		else
+			execl(harness_binary(), "ioregiond", "-s", t->socket,
+			      (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 100 && !t->ready; i++)
@@ -206,6 +212,8 @@ static void rt_cleanup(struct rt *t)
 	close(t->notify_fd);
 	unlink(t->notify);
 	unlink(t->log);
+	if (t->config[0])
+		unlink(t->config);
 	unlink(t->socket);
 	rmdir(t->dir);
 }
@@ -396,12 +404,62 @@ static void test_corrupt_record_starts_fresh(void **state)
 	rt_cleanup(&t);
 }
 
+/* Edges signalled on efd since the last call; fails after 5 s without. */
+static uint64_t rt_edges(int efd)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	eventfd_t n;
+
+	if (poll(&pfd, 1, 5000) != 1)
+		fail_msg("no interrupt edge in 5 s");
+	assert_int_equal(eventfd_read(efd, &n), 0);
+	return n;
+}
+
+/* The VMM's eventfd is the daemon's stored one: edges keep arriving on it
+ * from the daemons after a restart and after a crash. */
+static void test_interrupt_eventfd_survives(void **state)
+{
+	struct ioregion_client *c = NULL;
+	struct rt t;
+	FILE *f;
+	int bell, efd, round;
+
+	rt_init(&t);
+	snprintf(t.config, sizeof(t.config), "%s/config.json", t.dir);
+	f = fopen(t.config, "w");
+	assert_non_null(f);
+	fputs("{ \"regions\": [ { \"name\": \"bell0\", \"device\": \"doorbell\","
+	      " \"bus\": \"mmio\", \"address\": \"0xd0001000\", \"size\": \"0x1000\","
+	      " \"vms\": [\"vm0\"], \"posted_writes\": true, \"irq\": 5 } ] }", f);
+	fclose(f);
+	rt_launch(&t);
+	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
+						 &c), 0);
+	bell = harness_open(c, "bell0");
+	assert_int_equal(ioregion_client_open_irq(c, 5, &efd), 0);
+	/* Before, after a SIGTERM restart, after a SIGKILL one. */
+	for (round = 0; ; round++) {
+		harness_write(bell, 0, 8, 1);
+		assert_true(rt_edges(efd) >= 1);
+		if (round == 2)
+			break;
+		rt_kill(&t, round == 0 ? SIGTERM : SIGKILL);
+		rt_launch(&t);
+	}
+	close(efd);
+	close(bell);
+	ioregion_client_free(c);
+	rt_cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restart_and_crash_keep_the_vm),
 		cmocka_unit_test(test_corrupt_state_costs_only_its_region),
 		cmocka_unit_test(test_corrupt_record_starts_fresh),
+		cmocka_unit_test(test_interrupt_eventfd_survives),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
