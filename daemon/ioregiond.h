@@ -77,4 +77,12 @@ static inline void ioregiond_state_changed(struct ioregiond *d)
 		event_active(d->ev_save, 0, 0);
 }
 
+/* Regions or clients came or went: the STATUS= line systemd shows is
+ * written again once the current event is handled. */
+static inline void ioregiond_status_changed(struct ioregiond *d)
+{
+	if (d->ev_status)
+		event_active(d->ev_status, 0, 0);
+}
+
 #endif

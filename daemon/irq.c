@@ -144,15 +144,3 @@ void irq_region_set(void *ctx, unsigned int requester, bool level)
 		irq_region_set_one(r, i, level);
 }
 
-void irq_vm_free(struct vm *vm)
-{
-	struct irq_line *l;
-
-	while ((l = TAILQ_FIRST(&vm->irqs))) {
-		TAILQ_REMOVE(&vm->irqs, l, link);
-		fdstore_remove(&vm->d->fdstore, FDSTORE_PREFIX "irq-%llu",
-			       (unsigned long long)l->store_id);
-		close(l->fd);
-		free(l);
-	}
-}

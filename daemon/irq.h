@@ -36,7 +36,6 @@ int irq_open(struct ioregiond *d, const char *vm_name, unsigned int line,
 	     int *fd);
 /* device_host.set_irq of a region: ctx is the region. */
 void irq_region_set(void *ctx, unsigned int requester, bool level);
-void irq_vm_free(struct vm *vm);
 /* Takes back the eventfd a previous daemon stored for vm's line; NULL (fd
  * still the caller's) if out of memory. */
 struct irq_line *irq_line_adopt(struct vm *vm, unsigned int line, int fd,

@@ -11,7 +11,6 @@
 #include "console.h"
 #include "fdstore.h"
 #include "irq.h"
-#include "notify.h"
 #include "region.h"
 
 static void region_device_log(void *ctx, int level, const char *fmt,
@@ -264,39 +263,4 @@ void region_free(struct region *r)
 	config_region_clear(&r->cfg);
 	free(r->plug_json);
 	free(r);
-}
-
-void region_publish(struct region *r)
-{
-	TAILQ_INSERT_TAIL(&r->d->regions, r, link);
-	log_info("region %s: %s on %s 0x%llx+0x%llx for %u VM(s)%s",
-		 r->cfg.name, r->cfg.device, config_bus_name(r->cfg.bus),
-		 (unsigned long long)r->cfg.address,
-		 (unsigned long long)r->cfg.size, r->cfg.nvms,
-		 r->cfg.posted_writes ? ", posted writes" : "");
-	notify_region(r->d, r, NOTIFY_REGION_ADDED);
-	ioregiond_state_changed(r->d);
-}
-
-void region_remove(struct region *r)
-{
-	struct channel *ch;
-
-	while ((ch = TAILQ_FIRST(&r->channels)))
-		channel_close(ch, "region removed");
-	TAILQ_REMOVE(&r->d->regions, r, link);
-	notify_region(r->d, r, NOTIFY_REGION_REMOVED);
-	ioregiond_state_changed(r->d);
-	log_info("region %s: removed", r->cfg.name);
-	region_free(r);
-}
-
-struct region *region_find(struct ioregiond *d, const char *name)
-{
-	struct region *r;
-
-	TAILQ_FOREACH(r, &d->regions, link)
-		if (strcmp(r->cfg.name, name) == 0)
-			return r;
-	return NULL;
 }

@@ -46,17 +46,12 @@ struct region {
 	struct log_ratelimit save_errors;
 };
 
-/* Builds the region and its device; does not publish it. With the fd
+/* Builds the region and its device; regionset_add() publishes it. With the fd
  * store on, its state memfd and its device's memory are stored. */
 struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 			  bool plugged, struct config_errors *errs);
-/* Adds it to the daemon and announces RegionAdded. */
-void region_publish(struct region *r);
-/* Closes every channel, announces RegionRemoved, frees it. */
-void region_remove(struct region *r);
 /* Frees a region that was never published. */
 void region_free(struct region *r);
-struct region *region_find(struct ioregiond *d, const char *name);
 
 /* Saves the device state into the state memfd (a no-op with the store
  * off). Called before the responses of a wake-up leave, so whatever a

@@ -12,7 +12,7 @@
 #include "fdstore.h"
 #include "irq.h"
 #include "region.h"
-#include "reload.h"
+#include "regionset.h"
 #include "restart.h"
 #include "session.h"
 #include "stateslot.h"
@@ -293,7 +293,7 @@ static void restart_plug(struct ioregiond *d, const struct restart_region *rs,
 	for (i = 0; i < n; i++) {
 		if (!rs[i].plugged || !rs[i].plug_json)
 			continue;
-		if (reload_plug(d, rs[i].plug_json, &errs) < 0) {
+		if (regionset_plug(d, rs[i].plug_json, &errs) < 0) {
 			char *text = config_errors_join(&errs);
 
 			log_err("region %s: cannot plug it again: %s",
@@ -307,7 +307,7 @@ static void restart_plug(struct ioregiond *d, const struct restart_region *rs,
 /* Gives the live region of that name its saved state back. */
 static void restart_region(struct ioregiond *d, struct restart_region *rr)
 {
-	struct region *r = region_find(d, rr->name);
+	struct region *r = regionset_find(d, rr->name);
 	unsigned long long ud = (unsigned long long)rr->user_data;
 	char name[64], why[200];
 	char *def;
@@ -400,7 +400,7 @@ static void restart_channel(struct ioregiond *d, struct vm *vm,
 	snprintf(name, sizeof(name), FDSTORE_PREFIX "channel-%llu",
 		 (unsigned long long)store_id);
 	fd = open ? fdstore_claim(&d->fdstore, name) : -1;
-	r = region_find(d, region_name);
+	r = regionset_find(d, region_name);
 	if (fd >= 0 && r && restart_kept(rs, nrs, region_name)) {
 		ch->store_id = store_id;
 		if (channel_adopt(ch, r, fd) == 0)
@@ -520,7 +520,7 @@ static int restart_from_record(struct ioregiond *d, struct statebuf *sb,
 	rs = restart_get_regions(sb, &nrs);
 	if (!sb->error)
 		restart_plug(d, rs, nrs);
-	rc = reload_apply(d, cfg, errs);
+	rc = regionset_apply(d, cfg, errs);
 	if (rc < 0) {
 		restart_regions_free(rs, nrs);
 		return rc;
@@ -555,7 +555,7 @@ int restart_apply(struct ioregiond *d, struct config *cfg,
 			log_info("restarted: %u clients and their regions taken back from the fd store",
 				 d->nsessions);
 	} else {
-		rc = reload_apply(d, cfg, errs);
+		rc = regionset_apply(d, cfg, errs);
 	}
 	if (rc < 0 || !d->fdstore.enabled)
 		return rc;

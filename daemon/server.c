@@ -17,7 +17,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "region.h"
-#include "reload.h"
+#include "regionset.h"
 #include "restart.h"
 #include "server.h"
 #include "session.h"
@@ -48,17 +48,11 @@ static void server_on_status(evutil_socket_t fd, short what, void *arg)
 	server_status(arg);
 }
 
-void server_status_changed(struct ioregiond *d)
-{
-	if (d->ev_status)
-		event_active(d->ev_status, 0, 0);
-}
-
 void server_notify(struct ioregiond *d, const struct region *r,
 		   enum notify_event ev)
 {
 	session_notify(d, r, ev);
-	server_status_changed(d);
+	ioregiond_status_changed(d);
 }
 
 /* A socket path nobody answers on is stale and removed; one that answers
@@ -217,7 +211,7 @@ static void server_on_reload(evutil_socket_t sig, short what, void *arg)
 	unsigned int i;
 
 	sd_notify(0, "RELOADING=1");
-	if (reload_config(srv->d, &errs) == 0) {
+	if (regionset_reload(srv->d, &errs) == 0) {
 		log_info("config reloaded");
 	} else {
 		log_err("config reload refused, the old config keeps running:");
@@ -274,7 +268,7 @@ static void server_teardown(struct server *srv)
 	}
 	session_free_all(srv->d);
 	while ((r = TAILQ_FIRST(&srv->d->regions)))
-		region_remove(r);
+		regionset_remove(r);
 	vm_free_all(srv->d);
 	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (*evs[i])

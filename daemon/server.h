@@ -12,10 +12,6 @@
 /* Serves until SIGTERM or SIGINT; returns the exit status. */
 int server_run(struct ioregiond *d, const char *socket_path);
 
-/* A client or region came or went: the STATUS= line is updated once the
- * current event is handled (a no-op outside server_run). */
-void server_status_changed(struct ioregiond *d);
-
 /* The listener of notify.h: the region events to the sessions, and the
  * STATUS= line. */
 notify_fn server_notify;

@@ -11,8 +11,7 @@
 #include "fdstore.h"
 #include "irq.h"
 #include "region.h"
-#include "reload.h"
-#include "server.h"
+#include "regionset.h"
 #include "session.h"
 #include "stats.h"
 #include "vm.h"
@@ -102,7 +101,7 @@ static int session_list_add(struct session *s)
 	TAILQ_INSERT_TAIL(&d->sessions, s, link);
 	d->nsessions++;
 	d->npending += !s->greeted;
-	server_status_changed(d);
+	ioregiond_status_changed(d);
 	ioregiond_state_changed(d);
 	return 0;
 }
@@ -163,7 +162,7 @@ void session_free(struct session *s)
 	}
 	TAILQ_REMOVE(&s->d->sessions, s, link);
 	s->d->nsessions--;
-	server_status_changed(s->d);
+	ioregiond_status_changed(s->d);
 	ioregiond_state_changed(s->d);
 	session_unpend(s);
 	fdstore_remove(&s->d->fdstore, FDSTORE_PREFIX "session-%llu",
@@ -521,7 +520,7 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__OpenReply reply = IOR__OPEN_REPLY__INIT;
 	Ior__RegionDescriptor desc;
-	struct region *r = region_find(s->d, name);
+	struct region *r = regionset_find(s->d, name);
 	struct channel *ch;
 	struct vm *vm;
 	char why[200];
@@ -643,11 +642,11 @@ static void session_admin(struct session *s, const Ior__ClientMessage *m)
 		return;
 	}
 	if (m->body_case == IOR__CLIENT_MESSAGE__BODY_RELOAD)
-		rc = reload_config(s->d, &errs);
+		rc = regionset_reload(s->d, &errs);
 	else if (m->body_case == IOR__CLIENT_MESSAGE__BODY_PLUG)
-		rc = reload_plug(s->d, m->plug->region_json, &errs);
+		rc = regionset_plug(s->d, m->plug->region_json, &errs);
 	else
-		rc = reload_unplug(s->d, m->unplug->name, &errs);
+		rc = regionset_unplug(s->d, m->unplug->name, &errs);
 	if (rc == 0) {
 		session_reply_ok(s, m->id, NULL);
 		return;

@@ -3,7 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fdstore.h"
 #include "vm.h"
 
 struct vm *vm_find(struct ioregiond *d, const char *name)
@@ -67,6 +69,20 @@ void vm_sum(const struct vm *vm, struct channel_counters *sum)
 	}
 }
 
+/* The VM owns the eventfds of its lines: they go with it. */
+static void vm_free_irqs(struct vm *vm)
+{
+	struct irq_line *l;
+
+	while ((l = TAILQ_FIRST(&vm->irqs))) {
+		TAILQ_REMOVE(&vm->irqs, l, link);
+		fdstore_remove(&vm->d->fdstore, FDSTORE_PREFIX "irq-%llu",
+			       (unsigned long long)l->store_id);
+		close(l->fd);
+		free(l);
+	}
+}
+
 void vm_free_all(struct ioregiond *d)
 {
 	struct vm *vm;
@@ -77,7 +93,7 @@ void vm_free_all(struct ioregiond *d)
 			TAILQ_REMOVE(&vm->channels, ch, vm_link);
 			channel_free(ch);
 		}
-		irq_vm_free(vm);
+		vm_free_irqs(vm);
 		TAILQ_REMOVE(&d->vms, vm, link);
 		free(vm);
 	}

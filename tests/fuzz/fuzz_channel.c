@@ -55,7 +55,7 @@ static void fuzz_channel_init(void)
 					     &errs);
 		if (!fuzz_regions[i])
 			abort();
-		region_publish(fuzz_regions[i]);
+		regionset_add(fuzz_regions[i]);
 	}
 	config_free(cfg);
 	fuzz_quiet_log();

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "region.h"
-#include "reload.h"
+#include "regionset.h"
 #include "session.h"
 #include "vm.h"
 #include "fuzz.h"
@@ -54,7 +54,7 @@ static void fuzz_control_start(bool admin)
 		 admin ? "\"," : ", \"vms\": [\"vm0\"] } ],",
 		 fuzz_control_regions);
 	cfg = config_parse(text, &errs);
-	if (!cfg || reload_apply(&fuzz_d, cfg, &errs) < 0)
+	if (!cfg || regionset_apply(&fuzz_d, cfg, &errs) < 0)
 		abort();
 }
 
@@ -64,7 +64,7 @@ static void fuzz_control_stop(void)
 
 	session_free_all(&fuzz_d);
 	while ((r = TAILQ_FIRST(&fuzz_d.regions)))
-		region_remove(r);
+		regionset_remove(r);
 	vm_free_all(&fuzz_d);
 	config_free(fuzz_d.config);
 	fuzz_d.config = NULL;

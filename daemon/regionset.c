@@ -5,14 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel.h"
 #include "control_io.h"
-#include "region.h"
-#include "reload.h"
+#include "log.h"
+#include "notify.h"
+#include "regionset.h"
 
 /* New config regions, then the plugged regions that stay. */
-static int reload_check_with_plugged(struct ioregiond *d,
-				     const struct config *cfg,
-				     struct config_errors *errs)
+static int regionset_check_with_plugged(struct ioregiond *d,
+					const struct config *cfg,
+					struct config_errors *errs)
 {
 	unsigned int n = cfg->nregions, i;
 	const struct config_region **all;
@@ -54,27 +56,27 @@ out:
 	return rc;
 }
 
-static bool reload_keeps(struct ioregiond *d, const struct config_region *c)
+static bool regionset_keeps(struct ioregiond *d, const struct config_region *c)
 {
-	struct region *old = region_find(d, c->name);
+	struct region *old = regionset_find(d, c->name);
 
 	return old && !old->plugged && config_region_equal(&old->cfg, c);
 }
 
-int reload_apply(struct ioregiond *d, struct config *cfg,
-		 struct config_errors *errs)
+int regionset_apply(struct ioregiond *d, struct config *cfg,
+		    struct config_errors *errs)
 {
 	struct region **fresh;
 	struct region *r, *next;
 	unsigned int i, nfresh = 0;
 	int rc;
 
-	rc = reload_check_with_plugged(d, cfg, errs);
+	rc = regionset_check_with_plugged(d, cfg, errs);
 	fresh = calloc(cfg->nregions + 1, sizeof(*fresh));
 	if (rc < 0 || !fresh)
 		goto fail;
 	for (i = 0; i < cfg->nregions; i++) {
-		if (reload_keeps(d, &cfg->regions[i]))
+		if (regionset_keeps(d, &cfg->regions[i]))
 			continue;
 		fresh[nfresh] = region_new(d, &cfg->regions[i], false, errs);
 		if (!fresh[nfresh])
@@ -88,12 +90,12 @@ int reload_apply(struct ioregiond *d, struct config *cfg,
 		next = TAILQ_NEXT(r, link);
 		for (i = 0; !r->plugged && i < cfg->nregions; i++)
 			if (strcmp(cfg->regions[i].name, r->cfg.name) == 0)
-				kept = reload_keeps(d, &cfg->regions[i]);
+				kept = regionset_keeps(d, &cfg->regions[i]);
 		if (!r->plugged && !kept)
-			region_remove(r);
+			regionset_remove(r);
 	}
 	for (i = 0; i < nfresh; i++)
-		region_publish(fresh[i]);
+		regionset_add(fresh[i]);
 	free(fresh);
 	config_free(d->config);
 	d->config = cfg;
@@ -106,20 +108,20 @@ fail:
 	return rc < 0 ? rc : -EINVAL;
 }
 
-int reload_config(struct ioregiond *d, struct config_errors *errs)
+int regionset_reload(struct ioregiond *d, struct config_errors *errs)
 {
 	struct config *cfg = config_load(d->config_path, errs);
 	int rc;
 
 	d->counters.reloads++;
-	rc = cfg ? reload_apply(d, cfg, errs) : -EINVAL;
+	rc = cfg ? regionset_apply(d, cfg, errs) : -EINVAL;
 	if (rc < 0)
 		d->counters.reload_failures++;
 	return rc;
 }
 
-int reload_plug(struct ioregiond *d, const char *region_json,
-		struct config_errors *errs)
+int regionset_plug(struct ioregiond *d, const char *region_json,
+		   struct config_errors *errs)
 {
 	struct config_region cfg;
 	const struct config_region **all;
@@ -163,7 +165,7 @@ int reload_plug(struct ioregiond *d, const char *region_json,
 		goto out;
 	/* Kept as given, so a restarted daemon plugs it again. */
 	r->plug_json = strdup(region_json);
-	region_publish(r);
+	regionset_add(r);
 	rc = 0;
 out:
 	free(all);
@@ -172,15 +174,50 @@ out:
 	return rc;
 }
 
-int reload_unplug(struct ioregiond *d, const char *name,
-		  struct config_errors *errs)
+int regionset_unplug(struct ioregiond *d, const char *name,
+		     struct config_errors *errs)
 {
-	struct region *r = region_find(d, name);
+	struct region *r = regionset_find(d, name);
 
 	if (!r) {
 		config_errors_add(errs, "no region \"%s\"", name);
 		return -ENOENT;
 	}
-	region_remove(r);
+	regionset_remove(r);
 	return 0;
+}
+
+void regionset_add(struct region *r)
+{
+	TAILQ_INSERT_TAIL(&r->d->regions, r, link);
+	log_info("region %s: %s on %s 0x%llx+0x%llx for %u VM(s)%s",
+		 r->cfg.name, r->cfg.device, config_bus_name(r->cfg.bus),
+		 (unsigned long long)r->cfg.address,
+		 (unsigned long long)r->cfg.size, r->cfg.nvms,
+		 r->cfg.posted_writes ? ", posted writes" : "");
+	notify_region(r->d, r, NOTIFY_REGION_ADDED);
+	ioregiond_state_changed(r->d);
+}
+
+void regionset_remove(struct region *r)
+{
+	struct channel *ch;
+
+	while ((ch = TAILQ_FIRST(&r->channels)))
+		channel_close(ch, "region removed");
+	TAILQ_REMOVE(&r->d->regions, r, link);
+	notify_region(r->d, r, NOTIFY_REGION_REMOVED);
+	ioregiond_state_changed(r->d);
+	log_info("region %s: removed", r->cfg.name);
+	region_free(r);
+}
+
+struct region *regionset_find(struct ioregiond *d, const char *name)
+{
+	struct region *r;
+
+	TAILQ_FOREACH(r, &d->regions, link)
+		if (strcmp(r->cfg.name, name) == 0)
+			return r;
+	return NULL;
 }
