@@ -471,9 +471,13 @@ static int vmm_run(struct vmm *v)
 			(unsigned long long)(vmm_now_ns() - start));
 	if (atomic_load(&v->unclaimed))
 		vmm_say(v, "%lu accesses hit no region", atomic_load(&v->unclaimed));
-	for (i = 0; i < (int)v->nirqs; i++)
+	for (i = 0; i < (int)v->nirqs; i++) {
+		/* edges still pending when the guest stopped count too */
+		ioregion_irq_handle(v->irqs[i].fd, v->irqs[i].line,
+				    vmm_count_irq, &v->irqs[i]);
 		vmm_say(v, "irq %u: %lu interrupts", v->irqs[i].line,
 			v->irqs[i].delivered);
+	}
 	vmm_say(v, "guest exit code %d", atomic_load(&v->exit_code));
 	return atomic_load(&v->exit_code);
 }
