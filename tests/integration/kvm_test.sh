@@ -184,7 +184,8 @@ for i in 0 1 2 3 4 5 6 7; do
 done
 ok=0
 for p in $pids; do wait "$p" && ok=$((ok + 1)); done
-[ "$ok" -eq 8 ] && pass "8 VMs at once" || fail "only $ok of 8 VMs passed"
+[ "$ok" -eq 8 ] && pass "8 VMs at once" ||
+	fail "only $ok of 8 VMs passed: $(cat "$tmp"/eight.*.err | sort | uniq -c | head -n 5)"
 
 # A VMM killed with SIGKILL: its regions are freed, the others keep going.
 before=$(fd_settled)
