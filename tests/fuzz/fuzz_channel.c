@@ -17,6 +17,7 @@
 
 #include "channel.h"
 #include "region.h"
+#include "regionset.h"
 #include "vm.h"
 #include "fuzz.h"
 
