@@ -27,29 +27,61 @@ kernel_arch_of() {
 	esac
 }
 
-# kernel_vars ARCH: sets karch, cross, target, image_path for ARCH
+# kernel_vars ARCH: sets karch, cross, target, image_path for ARCH, and
+# selftest_arch, the ARCH the KVM selftests' Makefile takes for it
 kernel_vars() {
 	case $1 in
-	x86_64) karch=x86 cross= target=bzImage image_path=arch/x86/boot/bzImage ;;
+	x86_64) karch=x86 cross= target=bzImage image_path=arch/x86/boot/bzImage
+		selftest_arch=x86_64 ;;
 	arm64) karch=arm64 cross=aarch64-linux-gnu- target=Image
-		image_path=arch/arm64/boot/Image ;;
+		image_path=arch/arm64/boot/Image selftest_arch=arm64 ;;
 	ppc64le) karch=powerpc cross=powerpc64le-linux-gnu- target=vmlinux
-		image_path=vmlinux ;;
+		image_path=vmlinux selftest_arch= ;;
 	esac
 }
 
-# The patched source tree, unpacked once per run and only when a kernel
-# has to be built.
+# kernel_source_tree: sets src to the patched source tree. It lives at a
+# fixed path in the cache, so that ccache finds the objects of an earlier
+# build whatever changed in the series; it is unpacked again unless it is
+# already patched with this series (kernel_series_stamp).
 kernel_source_tree() {
-	src=$work/linux-source-6.12
-	[ -d "$src" ] && return 0
+	src=$kernel_cache/src/linux-source-6.12
+	[ "$(cat "$kernel_cache/src/patched" 2>/dev/null)" = "$(kernel_series_stamp)" ] &&
+		return 0
 	kernel_log "unpacking $kernel_tarball and applying kernel-patch/series"
-	tar -C "$work" -xf "$kernel_tarball" || return 1
-	while read -r patch; do
-		patch -d "$src" -p1 -s --no-backup-if-mismatch \
+	rm -rf "$kernel_cache/src" && mkdir -p "$kernel_cache/src" &&
+		tar -C "$kernel_cache/src" -xf "$kernel_tarball" &&
+		kernel_series_patch
+}
+
+# kernel_series_stamp: what the source tree holds once patched
+kernel_series_stamp() {
+	{
+		dpkg-query -W -f='${Version}\n' linux-source-6.12
+		while read -r p; do cat "$top/kernel-patch/$p"; done \
+			<"$top/kernel-patch/series"
+	} | sha256sum | cut -c1-16
+}
+
+# kernel_series_patch [-R]: applies kernel-patch/series to $src, or with -R
+# takes it out again (last patch first); the stamp says which
+kernel_series_patch() {
+	local patch patches
+	rm -f "$kernel_cache/src/patched"
+	patches=$(cat "$top/kernel-patch/series")
+	[ $# -eq 0 ] || patches=$(echo "$patches" | tac)
+	for patch in $patches; do
+		patch -d "$src" -p1 -s --no-backup-if-mismatch "$@" \
 			<"$top/kernel-patch/$patch" ||
-			{ kernel_log "$patch does not apply"; return 1; }
-	done <"$top/kernel-patch/series"
+			{ kernel_log "$patch does not apply $*"; return 1; }
+	done
+	[ $# -ne 0 ] || kernel_series_stamp >"$kernel_cache/src/patched"
+}
+
+# kernel_upstream_tests ARCH: the lines of tests/kernel/upstream-selftests
+# for ARCH, without it: "PROGRAM [ARGUMENTS]"
+kernel_upstream_tests() {
+	sed -n "s|^$1 ||p" "$kernel_here/upstream-selftests"
 }
 
 # kernel_key ARCH: what a cached kernel (and its selftest and init) depends on
@@ -59,6 +91,7 @@ kernel_key() {
 			grep -v '^From [0-9a-f]\{40\} ' "$top/kernel-patch/$p"
 		done <"$top/kernel-patch/series"
 		cat "$kernel_here/$1.config" "$kernel_here/init.c"
+		kernel_upstream_tests "$1"
 		dpkg-query -W -f='${Version}\n' linux-source-6.12
 		"${cross}gcc" --version | head -1
 	} | sha256sum | cut -c1-16
@@ -78,14 +111,15 @@ kernel_make_progress() {
 }
 
 # kernel_build ARCH: sets kdir to a directory with image, headers/ and
-# ioregion_test for ARCH, building them unless cached. Two runs that want
-# the same kernel at once build it once: the second waits on the lock.
+# ioregion_test for ARCH, building them unless cached. Builds share the
+# source tree and ccache's directory: one at a time, the others wait on
+# the lock (two runs that want the same kernel build it once).
 kernel_build() {
 	local arch=$1 rc
 	kernel_vars "$arch"
 	mkdir -p "$kernel_cache"
 	kdir=$kernel_cache/$arch-$(kernel_key "$arch")
-	exec 9>"$kdir.lock"
+	exec 9>"$kernel_cache/build.lock"
 	flock 9
 	kernel_build_locked "$arch"
 	rc=$?
@@ -94,41 +128,113 @@ kernel_build() {
 }
 
 kernel_build_locked() {
-	local arch=$1 t0 o pid
+	local arch=$1 t0 o=$kernel_cache/build-$1 pid
 	if [ -f "$kdir/done" ]; then
 		kernel_log "$arch kernel: cached ($kdir)"
 		return 0
 	fi
 	kernel_source_tree || return 1
 	t0=$(kernel_now)
-	rm -rf "$kdir" && mkdir -p "$kdir"
-	o=$kdir/build
+	rm -rf "$kdir" "$o" && mkdir -p "$kdir"
 	kernel_log "$arch kernel: building into $kdir (a few minutes on 2 cores)"
 	{
-		make -C "$src" O="$o" ARCH=$karch CROSS_COMPILE=$cross tinyconfig &&
+		kernel_make tinyconfig &&
 		"$src/scripts/kconfig/merge_config.sh" -m -O "$o" "$o/.config" \
 			"$kernel_here/$arch.config" &&
-		make -C "$src" O="$o" ARCH=$karch CROSS_COMPILE=$cross olddefconfig
-	} >"$kdir/build.log" 2>&1 || { tail -20 "$kdir/build.log"; return 1; }
+		kernel_make olddefconfig
+	} || { tail -20 "$kdir/build.log"; return 1; }
 	kernel_config_check "$kernel_here/$arch.config" "$o/.config" || return 1
-	make -C "$src" O="$o" ARCH=$karch CROSS_COMPILE=$cross -j"$(nproc)" \
-		"$target" >>"$kdir/build.log" 2>&1 &
+	kernel_make -j"$(nproc)" "$target" &
 	pid=$!
 	kernel_make_progress "$kdir/build.log" $pid "$arch kernel"
 	wait $pid || { grep -E 'error|Error' "$kdir/build.log" | head -20; return 1; }
-	make -C "$src" O="$o" ARCH=$karch CROSS_COMPILE=$cross headers_install \
-		INSTALL_HDR_PATH="$kdir/headers" >>"$kdir/build.log" 2>&1 ||
+	kernel_make headers_install INSTALL_HDR_PATH="$kdir/headers" ||
 		{ tail -20 "$kdir/build.log"; return 1; }
-	"${cross}gcc" -static -O2 -Wall -Werror -I"$kdir/headers/include" \
-		-I"$src/tools/testing/selftests" \
-		"$src/tools/testing/selftests/kvm/ioregion_test.c" -lpthread \
-		-o "$kdir/ioregion_test" || return 1
+	kernel_selftests_build "$arch" || return 1
 	"${cross}gcc" -static -O2 -Wall -Werror "$kernel_here/init.c" \
 		-o "$kdir/init" || return 1
 	cp "$o/$image_path" "$kdir/image" && cp "$o/.config" "$kdir/config"
+	kernel_log "$arch kernel: built in $(($(kernel_now) - t0)) s ($(kernel_ccache_hits))"
+	if [ -n "$(kernel_upstream_tests "$arch")" ]; then
+		kernel_unpatched_build "$arch" || return 1
+	fi
 	rm -rf "$o"
-	kernel_log "$arch kernel: built in $(($(kernel_now) - t0)) s"
+	kernel_prune "$arch"
 	touch "$kdir/done"
+}
+
+# kernel_make TARGET...: make in the build directory $o, logged; the
+# compiler goes through ccache where there is one
+kernel_make() {
+	local cc=${cross}gcc
+	command -v ccache >/dev/null && cc="ccache $cc"
+	CCACHE_DIR=$kernel_cache/ccache CCACHE_MAXSIZE=4G \
+		make -C "$src" O="$o" ARCH=$karch CROSS_COMPILE=$cross CC="$cc" \
+		"$@" >>"$kdir/build.log" 2>&1
+}
+
+# kernel_ccache_hits: how many compilations ccache answered, for the log
+kernel_ccache_hits() {
+	command -v ccache >/dev/null || { echo "no ccache"; return; }
+	CCACHE_DIR=$kernel_cache/ccache ccache --print-stats 2>/dev/null |
+		awk -F'\t' '$1 ~ /^(direct|preprocessed)_cache_hit$/ { h += $2 }
+			$1 == "cache_miss" { m = $2 }
+			END { printf "ccache: %d hits, %d misses in all", h, m }'
+}
+
+# kernel_prune ARCH: keeps the three newest cached kernels of ARCH
+kernel_prune() {
+	ls -dt "$kernel_cache/$1"-*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
+	find "$kernel_cache" -maxdepth 1 -name "$1-*.lock" -delete
+}
+
+# kernel_selftests_build ARCH: $kdir/ioregion_test for ARCH, and where
+# tests/kernel/upstream-selftests names some, the upstream KVM selftests
+# in $kdir/upstream with the list /init runs. They are built by the KVM
+# selftests' Makefile, on kvm_util, against the headers of this kernel;
+# kvm_util has no powerpc, where ioregion_test is tests/kernel's
+# raw-ioctl ioregion_test_ppc.c.
+kernel_selftests_build() {
+	local arch=$1 st=$kdir/upstream prog args progs=
+	mkdir -p "$st"
+	while read -r prog args; do
+		progs="$progs $st/$prog"
+		echo "/upstream/$prog${args:+ $args}" >>"$st/list"
+	done < <(kernel_upstream_tests "$arch")
+	if [ -z "$selftest_arch" ]; then
+		"${cross}gcc" -static -O2 -Wall -Werror -I"$kdir/headers/include" \
+			-I"$src/tools/testing/selftests" \
+			"$kernel_here/ioregion_test_ppc.c" -lpthread \
+			-o "$kdir/ioregion_test"
+		return
+	fi
+	# shellcheck disable=SC2086
+	make -C "$src/tools/testing/selftests/kvm" -j"$(nproc)" \
+		ARCH="$selftest_arch" CROSS_COMPILE=$cross OUTPUT="$st" \
+		LINUX_HDR_PATH="$kdir/headers/include" \
+		KHDR_INCLUDES="-isystem $kdir/headers/include" LDFLAGS=-static \
+		$progs "$st/ioregion_test" >>"$kdir/build.log" 2>&1 ||
+		{ kernel_log "$arch KVM selftests do not build"; tail -20 "$kdir/build.log"; return 1; }
+	mv "$st/ioregion_test" "$kdir/ioregion_test"
+	find "$st" -name '*.[od]' -delete
+}
+
+# kernel_unpatched_build ARCH: the same kernel without the series as
+# $kdir/image-unpatched, for the upstream selftests to compare. The series
+# is taken out of $src and the build in $o redone, so only what the series
+# touches is compiled again; then the series goes back in.
+kernel_unpatched_build() {
+	local arch=$1 t0
+	t0=$(kernel_now)
+	kernel_series_patch -R || return 1
+	{
+		kernel_make olddefconfig &&
+		kernel_config_check "$kernel_here/$arch.config" "$o/.config" &&
+		kernel_make -j"$(nproc)" "$target" &&
+		cp "$o/$image_path" "$kdir/image-unpatched"
+	} || { tail -20 "$kdir/build.log"; kernel_series_patch; return 1; }
+	kernel_series_patch || return 1
+	kernel_log "$arch kernel without the series: built in $(($(kernel_now) - t0)) s"
 }
 
 # kernel_config_check FRAGMENT CONFIG: every option of the fragment took effect
@@ -163,7 +269,21 @@ kernel_initramfs() {
 	if [ "$(kernel_arch_of "$t")" = x86_64 ]; then
 		kernel_x86_userspace "$r" || return 1
 	fi
-	(cd "$r" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$work/$t.cpio.gz"
+	kernel_cpio "$r" "$work/$t.cpio.gz"
+}
+
+# kernel_cpio ROOT FILE: packs ROOT as the gzipped initramfs FILE
+kernel_cpio() {
+	(cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$2"
+}
+
+# kernel_upstream_initramfs TARGET: packs $work/TARGET-upstream.cpio.gz
+# with init and the upstream selftests of kernel_selftests_build
+kernel_upstream_initramfs() {
+	local r=$work/root-$1-upstream
+	rm -rf "$r" && mkdir -p "$r" &&
+	cp "$kdir/init" "$r/init" && cp -r "$kdir/upstream" "$r/upstream" &&
+	kernel_cpio "$r" "$work/$1-upstream.cpio.gz"
 }
 
 # kernel_x86_userspace ROOT: busybox and bash, ioregiond, ioregionctl and
@@ -233,6 +353,11 @@ kernel_qemu() {
 	ppc64le-hv)
 		qemu="qemu-system-ppc64 -M pseries,cap-nested-hv=on -cpu POWER9 -accel tcg"
 		append="IOREGION_TEST_VM_TYPE=1" ;;
+	ppc64le-pr-powernv)
+		# the kernel as the hypervisor of a bare-metal POWER9: there the
+		# guest's "sc 1" reaches KVM-PR (under pseries QEMU answers it)
+		qemu="qemu-system-ppc64 -M powernv9 -accel tcg"
+		append="disable_radix IOREGION_TEST_VM_TYPE=2" ;;
 	*) return 1 ;;
 	esac
 }
@@ -241,13 +366,15 @@ kernel_qemu() {
 # initramfs, /init running RUN (a path inside the initramfs) with the extra
 # kernel arguments ARG...; the console goes to stdout, carriage returns
 # removed, line by line as it comes. Returns QEMU's status (124: timeout).
+# boot_image and boot_initrd, when set, name another kernel and initramfs.
 kernel_boot() {
 	local t=$1 limit=$2 run=$3
 	shift 3
 	kernel_qemu "$t" || { kernel_log "unknown target $t"; return 1; }
 	# shellcheck disable=SC2086
 	timeout "$limit" $qemu -m 1024 -smp 2 -nographic -no-reboot \
-		-kernel "$kdir/image" -initrd "$work/$t.cpio.gz" \
+		-kernel "${boot_image:-$kdir/image}" \
+		-initrd "${boot_initrd:-$work/$t.cpio.gz}" \
 		-append "quiet panic=-1 $append IOREGION_RUN=$run $*" </dev/null 2>&1 |
 		sed -u 's/\r$//'
 	return "${PIPESTATUS[0]}"
