@@ -136,6 +136,7 @@ kernel_build_locked() {
 	kernel_source_tree || return 1
 	t0=$(kernel_now)
 	rm -rf "$kdir" "$o" && mkdir -p "$kdir"
+	kernel_ccache -z >/dev/null
 	kernel_log "$arch kernel: building into $kdir (a few minutes on 2 cores)"
 	{
 		kernel_make tinyconfig &&
@@ -173,13 +174,18 @@ kernel_make() {
 		"$@" >>"$kdir/build.log" 2>&1
 }
 
-# kernel_ccache_hits: how many compilations ccache answered, for the log
+# kernel_ccache ARG...: ccache on the kernels' cache directory
+kernel_ccache() {
+	command -v ccache >/dev/null && CCACHE_DIR=$kernel_cache/ccache ccache "$@"
+}
+
+# kernel_ccache_hits: how many compilations of this build ccache answered
 kernel_ccache_hits() {
-	command -v ccache >/dev/null || { echo "no ccache"; return; }
-	CCACHE_DIR=$kernel_cache/ccache ccache --print-stats 2>/dev/null |
+	kernel_ccache --print-stats 2>/dev/null |
 		awk -F'\t' '$1 ~ /^(direct|preprocessed)_cache_hit$/ { h += $2 }
 			$1 == "cache_miss" { m = $2 }
-			END { printf "ccache: %d hits, %d misses in all", h, m }'
+			END { if (NR) printf "ccache: %d hits, %d misses", h, m
+			      else printf "no ccache" }'
 }
 
 # kernel_prune ARCH: keeps the three newest cached kernels of ARCH

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs as IOREGION_RUN inside the patched x86_64 kernel that tests/kernel/run
-# boots: the KVM selftest, then the host's KVM guest tests (ioregiond
+# boots: the KVM selftest with the series' trace events, then the host's KVM guest tests (ioregiond
 # serving real guests through ioregion-vmm) on the in-kernel
 # KVM_SET_IOREGION path and on the fallback path, the patched QEMU with
 # the tiny guests on the in-kernel path, then the benchmark of both paths. Prints TAP-like "ok"/"not ok" lines and exits with the number of
@@ -11,8 +11,40 @@ failures=0
 pass() { echo "ok - $*"; }
 fail() { echo "not ok - $*"; failures=$((failures + 1)); }
 
+# The series' trace events, recorded while the selftest runs: each kind
+# must show up, and the failure exits the selftest provokes (a
+# non-blocking socket, a closed peer, a short SOCK_SEQPACKET message)
+# with their errors.
+tracing=/sys/kernel/tracing
+trace_start() {
+	mount -t tracefs nodev "$tracing" || return 1
+	echo 16384 >"$tracing/buffer_size_kb"
+	for e in cmd done failure; do
+		echo 1 >"$tracing/events/kvm/kvm_ioregion_$e/enable" || return 1
+	done
+}
+trace_check() {
+	echo 0 >"$tracing/tracing_on"
+	t=$tracing/trace
+	cmd=$(grep -c ' kvm_ioregion_cmd: vcpu ' "$t")
+	done_n=$(grep -c ' kvm_ioregion_done: vcpu ' "$t")
+	failure=$(grep -c ' kvm_ioregion_failure: vcpu ' "$t")
+	errors=
+	for e in -11 -32 -5; do
+		grep -q " kvm_ioregion_failure: vcpu .* error $e\$" "$t" && errors="$errors $e"
+	done
+	if [ "$cmd" -gt 0 ] && [ "$done_n" -gt 0 ] && [ "$errors" = " -11 -32 -5" ]; then
+		pass "trace events: $cmd kvm_ioregion_cmd, $done_n kvm_ioregion_done, $failure kvm_ioregion_failure (errors$errors)"
+	else
+		fail "trace events: $cmd kvm_ioregion_cmd, $done_n kvm_ioregion_done, $failure kvm_ioregion_failure (errors${errors:- none}, want -11 -32 -5)"
+		grep ' kvm_ioregion_failure: ' "$t" | head -5
+	fi
+}
+
 echo "== KVM selftest"
+trace_start || fail "trace events: cannot enable kvm_ioregion_* in $tracing"
 /ioregion_test && pass "ioregion_test" || fail "ioregion_test exited $?"
+trace_check
 
 # The KVM guest tests of the host (tests/integration/kvm_test.sh) on this
 # kernel: once on the in-kernel path, once with the fallback forced, so
