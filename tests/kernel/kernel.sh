@@ -91,6 +91,7 @@ kernel_key() {
 			grep -v '^From [0-9a-f]\{40\} ' "$top/kernel-patch/$p"
 		done <"$top/kernel-patch/series"
 		cat "$kernel_here/$1.config" "$kernel_here/init.c"
+		[ "$1" != ppc64le ] || cat "$kernel_here/ioregion_test_ppc.c"
 		kernel_upstream_tests "$1"
 		dpkg-query -W -f='${Version}\n' linux-source-6.12
 		"${cross}gcc" --version | head -1
