@@ -58,10 +58,7 @@ static void activation_start(struct activation *a, const char *config)
 	a->pid = fork();
 	assert_true(a->pid >= 0);
 	if (a->pid == 0) {
-		int log = open(a->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(log, STDOUT_FILENO);
-		dup2(log, STDERR_FILENO);
+		harness_child_log(a->log, O_TRUNC);
 		execlp("systemd-socket-activate", "systemd-socket-activate",
 		       "--seqpacket", "-l", a->socket, "-E", env,
 		       harness_binary(), "-v", config ? "-c" : "-v",

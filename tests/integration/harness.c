@@ -63,6 +63,15 @@ void harness_prepare(struct harness_daemon *hd, const char *config_json)
 		harness_write_config(hd, config_json);
 }
 
+void harness_child_log(const char *path, int extra_flags)
+{
+	int log = open(path, O_WRONLY | O_CREAT | extra_flags, 0644);
+
+	dup2(log, STDOUT_FILENO);
+	dup2(log, STDERR_FILENO);
+	close(log);
+}
+
 void harness_launch(struct harness_daemon *hd)
 {
 	bool with_config = access(hd->config, F_OK) == 0;
@@ -71,11 +80,11 @@ void harness_launch(struct harness_daemon *hd)
 	hd->pid = fork();
 	assert_true(hd->pid >= 0);
 	if (hd->pid == 0) {
-		int log = open(hd->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(hd->stderr_fd >= 0 ? hd->stderr_fd : log, STDERR_FILENO);
-		dup2(hd->stdout_fd >= 0 ? hd->stdout_fd : log, STDOUT_FILENO);
-		close(log);
+		harness_child_log(hd->log, O_TRUNC);
+		if (hd->stderr_fd >= 0)
+			dup2(hd->stderr_fd, STDERR_FILENO);
+		if (hd->stdout_fd >= 0)
+			dup2(hd->stdout_fd, STDOUT_FILENO);
 		if (with_config)
 			execl(harness_binary(), "ioregiond", "-v", "-s",
 			      hd->socket, "-c", hd->config, (char *)NULL);

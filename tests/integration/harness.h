@@ -24,6 +24,9 @@ struct harness_daemon {
 
 /* The ioregiond under test: $IOREGIOND, else ./ioregiond. */
 const char *harness_binary(void);
+/* In a forked child: stdout and stderr to the file PATH, opened for writing
+ * with O_CREAT and EXTRA_FLAGS (O_TRUNC or O_APPEND). */
+void harness_child_log(const char *path, int extra_flags);
 /* Starts ioregiond on config_json (NULL: built-in) in a fresh directory and
  * waits until it answers. Aborts the test on failure. */
 void harness_start(struct harness_daemon *hd, const char *config_json);

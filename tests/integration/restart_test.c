@@ -173,10 +173,7 @@ static void rt_launch(struct rt *t)
 	t->pid = fork();
 	assert_true(t->pid >= 0);
 	if (t->pid == 0) {
-		int log = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		dup2(log, STDOUT_FILENO);
-		dup2(log, STDERR_FILENO);
+		harness_child_log(t->log, O_APPEND);
 		setenv("NOTIFY_SOCKET", t->notify, 1);
 		rt_child_fds(t);
 		if (t->config[0])
