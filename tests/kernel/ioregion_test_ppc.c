@@ -945,12 +945,13 @@ static bool failure_exit_ok(struct kvm_run *run, uint64_t gpa, bool is_write,
 		  run->ioregion_failure.error == want_error;
 
 	if (!ok)
-		ksft_print_msg("exit %u gpa %#llx len %u write %u error %d\n",
+		ksft_print_msg("exit %u gpa %#llx len %u write %u error %d user_data %#llx\n",
 			       run->exit_reason,
 			       (unsigned long long)run->ioregion_failure.gpa,
 			       run->ioregion_failure.len,
 			       run->ioregion_failure.is_write,
-			       run->ioregion_failure.error);
+			       run->ioregion_failure.error,
+			       (unsigned long long)run->ioregion_failure.user_data);
 	return ok;
 }
 
