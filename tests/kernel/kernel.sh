@@ -54,12 +54,14 @@ kernel_source_tree() {
 		kernel_series_patch
 }
 
-# kernel_series_stamp: what the source tree holds once patched
+# kernel_series_stamp: what the source tree holds once patched (a patch's
+# "From <commit>" line says nothing about what it changes)
 kernel_series_stamp() {
 	{
 		dpkg-query -W -f='${Version}\n' linux-source-6.12
-		while read -r p; do cat "$top/kernel-patch/$p"; done \
-			<"$top/kernel-patch/series"
+		while read -r p; do
+			grep -v '^From [0-9a-f]\{40\} ' "$top/kernel-patch/$p"
+		done <"$top/kernel-patch/series"
 	} | sha256sum | cut -c1-16
 }
 
@@ -87,13 +89,10 @@ kernel_upstream_tests() {
 # kernel_key ARCH: what a cached kernel (and its selftest and init) depends on
 kernel_key() {
 	{
-		while read -r p; do
-			grep -v '^From [0-9a-f]\{40\} ' "$top/kernel-patch/$p"
-		done <"$top/kernel-patch/series"
+		kernel_series_stamp
 		cat "$kernel_here/$1.config" "$kernel_here/init.c"
 		[ "$1" != ppc64le ] || cat "$kernel_here/ioregion_test_ppc.c"
 		kernel_upstream_tests "$1"
-		dpkg-query -W -f='${Version}\n' linux-source-6.12
 		"${cross}gcc" --version | head -1
 	} | sha256sum | cut -c1-16
 }
