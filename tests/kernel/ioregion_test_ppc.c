@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <linux/ioregion.h>
 #include <linux/kvm.h>
 
@@ -1544,7 +1545,11 @@ static void refuse_sockets(struct vm *vm)
 	close(sv[1]);
 }
 
-/* Only AF_UNIX stream and seqpacket sockets serve a region. */
+/*
+ * Only AF_UNIX stream and seqpacket sockets serve a region.  The kvm_util
+ * test's guest_memfd case has no powerpc counterpart: KVM_CAP_GUEST_MEMFD
+ * needs CONFIG_KVM_PRIVATE_MEM, which only x86 selects in 6.12.
+ */
 static void test_refused_fds(void)
 {
 	struct vm *vm = vm_new();
@@ -1561,6 +1566,52 @@ static void test_refused_fds(void)
 	close(sv[1]);
 	vcpu_free(vcpu);
 	vm_free(vm);
+}
+
+/*
+ * A process killed while its vCPU waits on the device exits, and its VM
+ * lets go of the socket: the wait is killable and the region holds no
+ * reference that keeps the VM alive.  The device thread stays here, on
+ * the socketpair the child inherits.
+ */
+static void test_killed_while_waiting(void)
+{
+	struct dev *dev = dev_start(DEV_SILENT);
+	struct pollfd hup = { .fd = dev->fd, .events = POLLRDHUP };
+	struct vcpu *vcpu;
+	struct vm *vm;
+	int status, ms;
+	pid_t pid, ret = 0;
+	bool ok;
+
+	/* a child that dies through exit() must not print our lines again */
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		vm = vm_new();
+		vcpu = vcpu_new(vm, 0);
+		assign(vm, dev, MMIO_GPA, REGION_SIZE, 0);
+		vcpu_prepare(vcpu, OP_R4, MMIO_GPA + 0x60, 0);
+		vcpu_run(vcpu);
+		_exit(1);	/* the read was never to complete */
+	}
+	ok = dev_wait_cmds(dev, 1);
+	kill(pid, SIGKILL);
+	for (ms = 0; ms < 10000 && !ret; ms += 10) {
+		ret = waitpid(pid, &status, WNOHANG);
+		if (!ret)
+			usleep(10000);
+	}
+	ok &= ret == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+	if (ret != pid)
+		ksft_print_msg("the killed process did not exit\n");
+	close(dev->kvm_end);
+	dev->kvm_end = -1;
+	ok &= poll(&hup, 1, 10000) == 1 && hup.revents & POLLHUP;
+	ksft_test_result(ok, "process killed while its vCPU waits: exits, socket released\n");
+	dev_stop(dev);
 }
 
 /*
@@ -1933,7 +1984,7 @@ static bool ioregion_probe(void)
 	return ret == -ENOENT;
 }
 
-#define NR_TESTS (51 + NR_ARCH_TESTS)
+#define NR_TESTS (52 + NR_ARCH_TESTS)
 
 int main(void)
 {
@@ -1972,6 +2023,7 @@ int main(void)
 	test_signal_mask();
 	test_teardown_while_waiting();
 	test_refused_fds();
+	test_killed_while_waiting();
 	test_removed_while_waiting();
 	test_shared_fd();
 	test_straddle();
