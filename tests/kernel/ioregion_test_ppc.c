@@ -1569,6 +1569,32 @@ static void test_refused_fds(void)
 }
 
 /*
+ * The single-threaded process @pid is asleep: its vCPU waits on the device
+ * (a child's vCPU statistics are out of reach).
+ */
+static bool proc_sleeps(pid_t pid)
+{
+	char path[32], buf[256], *state;
+	bool asleep = false;
+	int ms;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (ms = 0; ms < 10000 && !asleep; ms += 10) {
+		FILE *f = fopen(path, "r");
+
+		if (f && fgets(buf, sizeof(buf), f)) {
+			state = strrchr(buf, ')');
+			asleep = state && !strncmp(state, ") S", 3);
+		}
+		if (f)
+			fclose(f);
+		if (!asleep)
+			usleep(10000);
+	}
+	return asleep;
+}
+
+/*
  * A process killed while its vCPU waits on the device exits, and its VM
  * lets go of the socket: the wait is killable and the region holds no
  * reference that keeps the VM alive.  The device thread stays here, on
@@ -1597,7 +1623,7 @@ static void test_killed_while_waiting(void)
 		vcpu_run(vcpu);
 		_exit(1);	/* the read was never to complete */
 	}
-	ok = dev_wait_cmds(dev, 1);
+	ok = dev_wait_cmds(dev, 1) && proc_sleeps(pid);
 	kill(pid, SIGKILL);
 	for (ms = 0; ms < 10000 && !ret; ms += 10) {
 		ret = waitpid(pid, &status, WNOHANG);
