@@ -78,6 +78,14 @@ void device_input_ready(struct device *dev)
 		dev->host.input_ready(dev->host.ctx);
 }
 
+int device_submit(struct device *dev, unsigned int requester,
+		  unsigned int locality, const uint8_t *cmd, size_t len)
+{
+	if (!dev->host.submit)
+		return -1;
+	return dev->host.submit(dev->host.ctx, requester, locality, cmd, len);
+}
+
 int device_opt_uint(const json_t *options, const char *key, uint64_t def,
 		    uint64_t min, uint64_t max, uint64_t *out, char *err,
 		    size_t errlen)

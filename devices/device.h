@@ -38,6 +38,14 @@ struct device_host {
 	void (*output)(void *ctx, const uint8_t *buf, size_t len);
 	/* device_ops.input has room again after refusing bytes. */
 	void (*input_ready)(void *ctx);
+	/* Hands a command to the model's backend (a TPM's swtpm) on behalf
+	 * of requester, from the given locality. Every accepted command is
+	 * answered exactly once, in order, through device_ops.complete:
+	 * later, from the event loop, never from inside this call. While
+	 * the backend is away (restarting) the command waits. Returns 0, or
+	 * -1 when the region has no backend. */
+	int (*submit)(void *ctx, unsigned int requester, unsigned int locality,
+		      const uint8_t *cmd, size_t len);
 	void *ctx;
 };
 
@@ -87,6 +95,14 @@ struct device_ops {
 	 * daemon keeps across restarts as it is instead of copying it. */
 	int (*memory_fd)(struct device *dev);
 	void (*stats)(struct device *dev, device_stat_fn *emit, void *ctx);
+	/* Optional: the backend's answer to a command requester's model
+	 * handed to host.submit (see there). */
+	void (*complete)(struct device *dev, unsigned int requester,
+			 const uint8_t *resp, size_t len);
+	/* Optional: requester's VM was powered on or reset (a VMM opened
+	 * its channel anew): what belongs to that VM alone goes back to
+	 * power-on state; other requesters see nothing. */
+	void (*reset_vm)(struct device *dev, unsigned int requester);
 	/* Optional: bytes arriving from the console (a UART's receiver).
 	 * Returns how many were taken; the host keeps the rest until
 	 * host.input_ready. */
@@ -126,6 +142,9 @@ void device_log(struct device *dev, int level, const char *fmt, ...)
 void device_set_irq(struct device *dev, unsigned int requester, bool level);
 void device_output(struct device *dev, const uint8_t *buf, size_t len);
 void device_input_ready(struct device *dev);
+/* host.submit; -1 when the host has no backend. */
+int device_submit(struct device *dev, unsigned int requester,
+		  unsigned int locality, const uint8_t *cmd, size_t len);
 
 /* Helpers for option parsing shared by the models. */
 int device_opt_uint(const json_t *options, const char *key, uint64_t def,
