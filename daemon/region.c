@@ -12,6 +12,7 @@
 #include "fdstore.h"
 #include "irq.h"
 #include "region.h"
+#include "tpm_backend.h"
 
 static void region_device_log(void *ctx, int level, const char *fmt,
 			      va_list ap) __attribute__((format(printf, 3, 0)));
@@ -128,6 +129,10 @@ void region_save(struct region *r)
 	stateslot_begin(&r->state, &sb);
 	statebuf_put_u64(&sb, r->irq_level);
 	region_save_counters(r, &sb);
+	/* The backend's state before the model's: a model restored in the
+	 * middle of a command submits it again to a backend that is back. */
+	if (r->tpm)
+		tpm_backend_save(r->tpm, &sb);
 	r->dev->ops->save(r->dev, &sb);
 	if (stateslot_commit(&r->state, &sb) < 0) {
 		r->d->counters.state_errors++;
@@ -177,6 +182,11 @@ static int region_adopt(struct region *r, int state_fd, int memory_fd,
 		r->irq_level = 0;
 		return -1;
 	}
+	if (r->tpm && tpm_backend_restore(r->tpm, &sb) < 0) {
+		snprintf(why, whylen, "the saved state of its TPMs does not fit");
+		r->irq_level = 0;
+		return -1;
+	}
 	if (device_restore(r->dev, &sb, memory_fd) < 0) {
 		snprintf(why, whylen, "the saved state does not fit the %s device",
 			 r->cfg.device);
@@ -208,6 +218,14 @@ int region_restore(struct region *r, uint64_t user_data, int state_fd,
 	return rc;
 }
 
+void region_power_on(struct region *r, unsigned int requester)
+{
+	/* The model first: what the backend then answers is stale to it. */
+	if (r->dev->ops->reset_vm)
+		r->dev->ops->reset_vm(r->dev, requester);
+	tpm_backend_power_on(r->tpm, requester);
+}
+
 struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 			  bool plugged, struct config_errors *errs)
 {
@@ -217,6 +235,7 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 		.set_irq = irq_region_set,
 		.output = console_output,
 		.input_ready = console_input_ready,
+		.submit = tpm_backend_submit,
 	};
 	char why[256] = "out of memory";
 
@@ -239,6 +258,10 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 		return NULL;
 	}
 	r->state.fd = -1;
+	if (r->dev->ops->complete && !(r->tpm = tpm_backend_new(r, errs))) {
+		region_free(r);
+		return NULL;
+	}
 	if (cfg->input_socket && !(r->console = console_open(r))) {
 		config_errors_add(errs, "region %s: input.socket %s: %s",
 				  cfg->name, cfg->input_socket, strerror(errno));
@@ -259,6 +282,7 @@ void region_free(struct region *r)
 	region_unstore(r);
 	free(r->saved_channels);
 	console_close(r->console);
+	tpm_backend_free(r->tpm);
 	r->dev->ops->destroy(r->dev);
 	config_region_clear(&r->cfg);
 	free(r->plug_json);

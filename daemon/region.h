@@ -19,6 +19,7 @@
 
 struct channel;
 struct console;
+struct tpm_backend;
 
 /* An open channel as the region's saved state has it. */
 struct region_saved_channel {
@@ -35,6 +36,7 @@ struct region {
 	uint64_t user_data;
 	bool plugged;			/* added at run time, kept on reload */
 	struct device *dev;
+	struct tpm_backend *tpm;	/* a tpm-tis region's swtpms, or NULL */
 	TAILQ_HEAD(, channel) channels;
 	uint64_t irq_level;		/* device output, a bit per requester */
 	struct console *console;	/* cfg.input_socket's, or NULL */
@@ -63,6 +65,9 @@ void region_save(struct region *r);
  * the device started fresh. */
 int region_restore(struct region *r, uint64_t user_data, int state_fd,
 		   int memory_fd, char *why, size_t whylen);
+/* A VMM opened requester's channel anew: that VM's share of the device
+ * (and its TPM) powers on. */
+void region_power_on(struct region *r, unsigned int requester);
 /* One of requester's two inboxes in the state memfd (see channel.h); NULL
  * with the fd store off. */
 uint8_t *region_inbox(struct region *r, unsigned int requester,

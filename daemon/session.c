@@ -546,6 +546,7 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 		return;
 	}
 	ch->opener = s->id;
+	region_power_on(r, ch->requester);
 	ioregiond_state_changed(s->d);
 	log_info("vm %s region %s: opened by %s (pid %d)", s->vm_name, name,
 		 s->client_name, (int)s->peer.pid);

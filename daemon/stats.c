@@ -6,6 +6,7 @@
 
 #include "region.h"
 #include "stats.h"
+#include "tpm_backend.h"
 #include "vm.h"
 
 /* Device counters of one region, gathered through device_ops.stats. */
@@ -68,6 +69,8 @@ static Ior__RegionStats *stats_region(const struct channel *ch)
 	if (ch->region && ch->region->dev->ops->stats)
 		ch->region->dev->ops->stats(ch->region->dev, stats_counter_add,
 					    &dev);
+	if (ch->region && ch->region->tpm)
+		tpm_backend_stats(ch->region->tpm, stats_counter_add, &dev);
 	rs->device = dev.items;
 	rs->n_device = dev.n;
 	if (dev.oom) {

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "tis_driver.h"
 
 #define RT_MAX_FDS 64
 #define RAM_WORDS 512
@@ -450,9 +451,88 @@ static void test_interrupt_eventfd_survives(void **state)
 	rt_cleanup(&t);
 }
 
+static int rt_tis_read(void *ctx, uint64_t off, unsigned int size,
+		       uint64_t *v)
+{
+	*v = harness_read(*(int *)ctx, off, size);
+	return 0;
+}
+
+static int rt_tis_write(void *ctx, uint64_t off, unsigned int size,
+			uint64_t v)
+{
+	harness_write(*(int *)ctx, off, size, v);
+	return 0;
+}
+
+/* PCR 16 of the TPM behind io, after extending it with b (b 0: none). */
+static void rt_tpm_pcr16(const struct tis_io *io, uint8_t b, uint8_t *pcr)
+{
+	uint8_t cmd[128], resp[4096];
+	long n;
+
+	if (b) {
+		n = tis_transmit(io, cmd, tis_cmd_pcr16_extend(cmd, b), resp,
+				 sizeof(resp), 60000);
+		assert_true(n >= 10 && tis_rc(resp) == 0);
+	}
+	n = tis_transmit(io, tis_cmd_pcr16_read, sizeof(tis_cmd_pcr16_read),
+			 resp, sizeof(resp), 60000);
+	assert_true(n >= 42 && tis_rc(resp) == 0);
+	memcpy(pcr, resp + n - 32, 32);
+}
+
+/* A tpm-tis region's swtpm dies with the daemon: the next daemon starts a
+ * new one from the state blobs in the region's saved state, so the PCRs
+ * a guest extended survive SIGTERM and SIGKILL of the daemon. */
+static void test_tpm_keeps_its_pcrs(void **state)
+{
+	struct ioregion_client *c = NULL;
+	uint8_t resp[4096], pcr[32], again[32], zero[32] = { 0 };
+	struct tis_io io = { rt_tis_read, rt_tis_write, NULL, NULL };
+	char cmd[128];
+	struct rt t;
+	FILE *f;
+	int tpm, round;
+
+	if (system("command -v swtpm >/dev/null 2>&1") != 0)
+		skip();
+	rt_init(&t);
+	snprintf(t.config, sizeof(t.config), "%s/config.json", t.dir);
+	f = fopen(t.config, "w");
+	assert_non_null(f);
+	fprintf(f, "{ \"regions\": [ { \"name\": \"tpm0\", \"device\": \"tpm-tis\","
+		" \"bus\": \"mmio\", \"address\": \"0xfed40000\", \"size\": 20480,"
+		" \"vms\": [\"vm0\"], \"options\": { \"state_dir\": \"%s/tpm\" } } ] }",
+		t.dir);
+	fclose(f);
+	rt_launch(&t);
+	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
+						 &c), 0);
+	tpm = harness_open(c, "tpm0");
+	io.ctx = &tpm;
+	assert_true(tis_transmit(&io, tis_cmd_startup, sizeof(tis_cmd_startup),
+				 resp, sizeof(resp), 60000) == 10);
+	rt_tpm_pcr16(&io, 0x77, pcr);
+	assert_memory_not_equal(pcr, zero, 32);
+	for (round = 0; round < 2; round++) {
+		rt_kill(&t, round == 0 ? SIGTERM : SIGKILL);
+		rt_launch(&t);
+		rt_tpm_pcr16(&io, 0, again);
+		assert_memory_equal(pcr, again, 32);
+		rt_tpm_pcr16(&io, 0x77, pcr);
+	}
+	close(tpm);
+	ioregion_client_free(c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t.dir);
+	rt_cleanup(&t);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tpm_keeps_its_pcrs),
 		cmocka_unit_test(test_restart_and_crash_keep_the_vm),
 		cmocka_unit_test(test_corrupt_state_costs_only_its_region),
 		cmocka_unit_test(test_corrupt_record_starts_fresh),

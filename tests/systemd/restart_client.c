@@ -9,7 +9,10 @@
  *   test0   ECHO written (a write that waits) and read back;
  *   bell0   posted writes, counted; the device's total must match;
  *   mbox    messages to itself, up to 8 queued at any time, read back in
- *           order with DEPTH checked.
+ *           order with DEPTH checked;
+ *   tpm0    a TPM (tpm-tis and its swtpm) driven as Linux's tpm_tis
+ *           does: PCR 16 extended once, then read back every 512
+ *           iterations: the daemon's restarts must not change it.
  * It stops when STOPFILE exists, then checks the totals once more, asks
  * the daemon for its stats over the same control connection and prints
  * one line: "restart-client: ok ..." or "restart-client: FAIL ...".
@@ -29,6 +32,8 @@
 
 #include <libioregion.h>
 
+#include "tis_driver.h"
+
 #define RAM_SIZE 0x1000
 #define BELL_TOTAL 0x400
 #define TEST_ECHO 0x40
@@ -41,7 +46,9 @@
 
 struct rc_state {
 	struct ioregion_client *c;
-	struct ioregion_region ram, test, bell, mbox;
+	struct ioregion_region ram, test, bell, mbox, tpm;
+	uint8_t pcr16[32];
+	uint64_t pcr_checks;
 	uint8_t shadow[RAM_SIZE];
 	uint64_t rng;
 	uint64_t iterations, reads_checked, writes, posted;
@@ -234,6 +241,70 @@ static uint64_t rc_stats_total(struct rc_state *st)
 	return total;
 }
 
+static int rc_tis_read(void *ctx, uint64_t off, unsigned int size,
+		       uint64_t *v)
+{
+	struct rc_state *st = ctx;
+
+	*v = rc_read(st, &st->tpm, off, size);
+	return 0;
+}
+
+static int rc_tis_write(void *ctx, uint64_t off, unsigned int size,
+			uint64_t v)
+{
+	struct rc_state *st = ctx;
+
+	rc_write(st, &st->tpm, off, size, v);
+	return 0;
+}
+
+/* One TPM command through the TIS registers; rc_fail unless its response
+ * code is one of ok (and ok2). */
+static long rc_tpm(struct rc_state *st, const uint8_t *cmd, size_t len,
+		   uint8_t *resp, uint32_t ok2)
+{
+	struct tis_io io = { rc_tis_read, rc_tis_write, NULL, st };
+	long n = tis_transmit(&io, cmd, len, resp, 4096, 120000);
+
+	if (n < 10 || (tis_rc(resp) != 0 && tis_rc(resp) != ok2))
+		rc_fail("TPM command 0x%x: %s 0x%x (iteration %" PRIu64 ")",
+			tis_be32(cmd + 6), n < 10 ? "no response" : "rc",
+			n < 10 ? 0 : tis_rc(resp), st->iterations);
+	return n;
+}
+
+static void rc_pcr16(struct rc_state *st, uint8_t *pcr)
+{
+	uint8_t resp[4096];
+	long n = rc_tpm(st, tis_cmd_pcr16_read, sizeof(tis_cmd_pcr16_read),
+			resp, 0);
+
+	memcpy(pcr, resp + n - 32, 32);
+}
+
+/* TPM2_Startup (TPM_RC_INITIALIZE if someone did it already), one extend
+ * of PCR 16, and its value to compare with. */
+static void rc_tpm_setup(struct rc_state *st)
+{
+	uint8_t cmd[128], resp[4096];
+
+	rc_tpm(st, tis_cmd_startup, sizeof(tis_cmd_startup), resp, 0x100);
+	rc_tpm(st, cmd, tis_cmd_pcr16_extend(cmd, 0x42), resp, 0);
+	rc_pcr16(st, st->pcr16);
+}
+
+static void rc_tpm_check(struct rc_state *st)
+{
+	uint8_t pcr[32];
+
+	rc_pcr16(st, pcr);
+	if (memcmp(pcr, st->pcr16, sizeof(pcr)) != 0)
+		rc_fail("tpm0: PCR 16 changed (iteration %" PRIu64 ")",
+			st->iterations);
+	st->pcr_checks++;
+}
+
 static void rc_connect(struct rc_state *st, const char *path,
 		       const char *vm)
 {
@@ -273,7 +344,9 @@ int main(int argc, char **argv)
 	rc_open(&st, "test0", &st.test);
 	rc_open(&st, "bell0", &st.bell);
 	rc_open(&st, "mbox", &st.mbox);
+	rc_open(&st, "tpm0", &st.tpm);
 	rc_setup(&st);
+	rc_tpm_setup(&st);
 	printf("restart-client: attached as %s, regions open\n", argv[2]);
 	while (access(argv[3], F_OK) != 0) {
 		rc_ram(&st);
@@ -284,10 +357,12 @@ int main(int argc, char **argv)
 		if (++st.iterations % 512 == 0) {
 			rc_ram_sweep(&st);
 			rc_bell_check(&st);
+			rc_tpm_check(&st);
 		}
 	}
 	rc_ram_sweep(&st);
 	rc_bell_check(&st);
+	rc_tpm_check(&st);
 	total = rc_stats_total(&st);
 	if (total - st.bell_base != st.posted)
 		rc_fail("the daemon's stats count %" PRIu64
@@ -296,9 +371,10 @@ int main(int argc, char **argv)
 	printf("restart-client: ok: %" PRIu64 " iterations, %" PRIu64
 	       " values checked, %" PRIu64 " writes, %" PRIu64
 	       " posted writes (the daemon's stats count %" PRIu64
-	       "), %" PRIu64 " mailbox messages in order; the control connection and the 4 region fds stayed open\n",
+	       "), %" PRIu64 " mailbox messages in order, TPM PCR 16 the same in %" PRIu64
+	       " reads; the control connection and the 5 region fds stayed open\n",
 	       st.iterations, st.reads_checked, st.writes, st.posted,
-	       total - st.bell_base, st.mbox_received);
+	       total - st.bell_base, st.mbox_received, st.pcr_checks);
 	ioregion_client_free(st.c);
 	return 0;
 }

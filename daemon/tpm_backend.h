@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TPM behind a tpm-tis region: one swtpm per VM the region lists,
+ * driven from the event loop. The model hands it whole commands
+ * (device_host.submit); each is answered once, in order, through
+ * device_ops.complete. Before an answer reaches the model, the TPM's
+ * permanent and volatile state blobs are fetched, so the region's saved
+ * state (systemd's fd store) always holds the TPM as of the last answer
+ * the guest can have seen: a restarted daemon, or a swtpm that died,
+ * goes on from there, PCRs included, and runs a command that had no
+ * answer yet once more. While an swtpm is away its VM's command waits
+ * (the guest sees the TPM busy); dead ones are restarted with backoff.
+ *
+ * Options (the region's "options"): "swtpm" the program (default
+ * "swtpm"), "state_dir" where each VM's TPM keeps its files (default
+ * $STATE_DIRECTORY/tpm, else /var/lib/ioregiond/tpm; the files go in
+ * <state_dir>/<region>/<vm>), "ctrl_sockets" {"vm": "path"}: the
+ * control socket of an swtpm the user runs for that VM instead.
+ */
+#ifndef TPM_BACKEND_H
+#define TPM_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "device.h"
+#include "statebuf.h"
+
+struct region;
+struct tpm_backend;
+
+/* NULL with the reason in errs when the options are wrong. Starts no
+ * swtpm yet: each starts with its VM's first command. */
+struct tpm_backend *tpm_backend_new(struct region *r,
+				    struct config_errors *errs);
+/* Shuts every swtpm down (they write their state) and frees. */
+void tpm_backend_free(struct tpm_backend *b);
+
+/* device_host.submit for the region (ctx is the region). */
+int tpm_backend_submit(void *ctx, unsigned int requester,
+		       unsigned int locality, const uint8_t *cmd, size_t len);
+/* The VM powered on: its TPM gets TPM_Init, its volatile state goes. */
+void tpm_backend_power_on(struct tpm_backend *b, unsigned int requester);
+
+/* The state blobs, with the region's saved state. */
+void tpm_backend_save(struct tpm_backend *b, struct statebuf *sb);
+/* Takes saved blobs back; the swtpms load them when they start. */
+int tpm_backend_restore(struct tpm_backend *b, struct statebuf *sb);
+void tpm_backend_stats(struct tpm_backend *b, device_stat_fn *emit,
+		       void *ctx);
+
+#endif
