@@ -131,7 +131,7 @@ struct tpm_tis_locality {
  * locality: a change of the active locality ends the command cycle. */
 struct tpm_tis_tpm {
 	enum tpm_tis_state state;
-	uint8_t active;			/* TPM_TIS_NO_LOCALITY when none */
+	uint8_t active;		/* TPM_TIS_NO_LOCALITY when none */
 	bool self_test_done;
 	/* The backend owes the answer to the command in Execution. */
 	bool inflight;
@@ -139,8 +139,8 @@ struct tpm_tis_tpm {
 	 * first (answers come in order) and are dropped. */
 	uint32_t stale;
 	struct tpm_tis_locality loc[TPM_TIS_LOCALITIES];
-	uint32_t len;			/* command bytes in, or response length */
-	uint32_t pos;			/* response bytes read */
+	uint32_t len;		/* command bytes in, or response length */
+	uint32_t pos;		/* response bytes read */
 	uint8_t buf[TPM_TIS_BUF];
 	struct tpm_tis_counters c;
 };
@@ -673,8 +673,8 @@ static int tpm_tis_read(struct device *dev, unsigned int req,
 		*value = tpm_tis_fifo_read(tis, req, size);
 	} else {
 		shift = 8 * ((offset & TPM_TIS_REG_MASK) - r->base);
-		*value = (tpm_tis_read_reg(tis, req, l, r->base, size) >> shift) &
-			 ioregion_size_mask(size);
+		*value = tpm_tis_read_reg(tis, req, l, r->base, size) >> shift;
+		*value &= ioregion_size_mask(size);
 	}
 	return 0;
 }
@@ -769,7 +769,8 @@ static struct device *tpm_tis_create(const json_t *options, uint64_t size,
 		snprintf(err, errlen, "vms: tpm-tis needs at least one VM");
 		return NULL;
 	}
-	tis = calloc(1, sizeof(*tis) + (size_t)requesters * sizeof(tis->tpm[0]));
+	tis = calloc(1, sizeof(*tis) +
+			(size_t)requesters * sizeof(tis->tpm[0]));
 	if (!tis) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
