@@ -50,6 +50,13 @@ int swtpm_connect(struct swtpm *t, const char *ctrl_path);
  * went unanswered). */
 void swtpm_close(struct swtpm *t);
 
+/* Kills the process at once (one that stopped answering, or died) and
+ * closes both channels. */
+void swtpm_kill(struct swtpm *t);
+/* Writes a whole TPM command to the data channel (it fits the socket's
+ * buffer: the answer is read from the event loop). Returns 0 or -errno. */
+int swtpm_send(struct swtpm *t, const uint8_t *cmd, size_t len);
+
 /* One control request: the command, its payload, and the answer's fixed
  * part (which starts with the TPM result, checked here). Returns 0,
  * -EPROTO with *tpm_result set when swtpm refused, or -errno. */
