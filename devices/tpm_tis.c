@@ -106,7 +106,7 @@ enum tpm_tis_state {
 
 /* Per requester; ops->stats reports the sums. */
 #define TPM_TIS_COUNTERS(X) \
-	X(commands) X(responses) X(resubmits) X(no_backend) \
+	X(commands) X(responses) X(resubmits) X(submit_refused) \
 	X(bad_command_size) X(bad_responses) X(aborts) \
 	X(stale_completions) X(spurious_completions) X(fifo_read_empty) \
 	X(fifo_overflow) X(fifo_write_ignored) X(bad_go) X(bad_sts_write) \
@@ -458,9 +458,11 @@ static void tpm_tis_submit(struct tpm_tis *tis, unsigned int req)
 		tpm_tis_answer(t, TPM_RC_COMMAND_SIZE);
 		return;
 	}
+	/* No backend, or one whose queue is full: the guest gets an
+	 * answer all the same. */
 	if (device_submit(&tis->dev, req, t->active, t->buf, t->len) < 0) {
-		tpm_tis_bad(tis, req, &t->c.no_backend,
-			    "no TPM backend: command answered TPM_RC_FAILURE");
+		tpm_tis_bad(tis, req, &t->c.submit_refused,
+			    "no TPM backend took the command: answered TPM_RC_FAILURE");
 		tpm_tis_answer(t, TPM_RC_FAILURE);
 		return;
 	}

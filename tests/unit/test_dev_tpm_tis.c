@@ -796,7 +796,7 @@ static void test_no_backend(void **state)
 	tis_sts_write(dev, 0, 0, STS_GO);
 	assert_int_equal(tis_status(dev, 0, 0), STS_VALID | STS_DATA_AVAIL);
 	tis_expect_own_answer(dev, 0, 0, 0x101);
-	assert_int_equal(devtest_stat(dev, "no_backend"), 1);
+	assert_int_equal(devtest_stat(dev, "submit_refused"), 1);
 	assert_int_equal(devtest_stat(dev, "commands"), 0);
 	dev->ops->destroy(dev);
 }
