@@ -868,7 +868,8 @@ static void tpm_tis_save(struct device *dev, struct statebuf *sb)
  * send an access out of the buffer or a malformed command out. */
 static bool tpm_tis_state_valid(const struct tpm_tis_tpm *t)
 {
-	if (t->active >= TPM_TIS_LOCALITIES &&
+	/* Locality 4 never becomes active: its writes are ignored. */
+	if (t->active >= TPM_TIS_HW_LOCALITY &&
 	    t->active != TPM_TIS_NO_LOCALITY)
 		return false;
 	if (t->active == TPM_TIS_NO_LOCALITY && t->state != TPM_TIS_IDLE)
