@@ -10,6 +10,7 @@ extern const struct device_ops device_uart16550_ops;
 extern const struct device_ops device_doorbell_ops;
 extern const struct device_ops device_mailbox_ops;
 extern const struct device_ops device_testdev_ops;
+extern const struct device_ops device_tpm_tis_ops;
 
 static const struct device_ops *const device_registry[] = {
 	&device_ram_ops,
@@ -17,6 +18,7 @@ static const struct device_ops *const device_registry[] = {
 	&device_doorbell_ops,
 	&device_mailbox_ops,
 	&device_testdev_ops,
+	&device_tpm_tis_ops,
 	NULL,
 };
 

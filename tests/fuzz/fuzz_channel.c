@@ -4,6 +4,8 @@
  * writes to a region fd, cut into writes of any length, go through a real
  * channel on a real socketpair and the event loop to a device model.
  * Input: one byte choosing the device, then chunks of [length, bytes].
+ * The tpm-tis region has no backend here (the host has no submit), so
+ * its commands take the model's own TPM_RC_FAILURE answer path.
  */
 #include "autoconfig.h"
 
@@ -34,10 +36,15 @@ static const char fuzz_channel_config[] =
 	"   \"address\": 12288, \"size\": 4096, \"vms\": [\"vm0\", \"vm1\"] },"
 	" { \"name\": \"uart\", \"device\": \"uart16550\", \"bus\": \"pio\","
 	"   \"address\": 1016, \"size\": 8, \"vms\": [\"vm0\"],"
-	"   \"options\": { \"output\": \"none\" } } ] }";
+	"   \"options\": { \"output\": \"none\" } },"
+	" { \"name\": \"tpm\", \"device\": \"tpm-tis\", \"bus\": \"mmio\","
+	"   \"address\": 65536, \"size\": 20480,"
+	"   \"vms\": [\"vm0\", \"vm1\"] } ] }";
+
+#define FUZZ_NREGIONS 6
 
 static struct ioregiond fuzz_d;
-static struct region *fuzz_regions[5];
+static struct region *fuzz_regions[FUZZ_NREGIONS];
 
 static void fuzz_channel_init(void)
 {
@@ -86,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_channel_init();
 	if (size < 1)
 		return 0;
-	r = fuzz_regions[data[0] % 5];
+	r = fuzz_regions[data[0] % FUZZ_NREGIONS];
 	vm = vm_get(&fuzz_d, "vm0");
 	ch = vm ? vm_channel(vm, r->cfg.name) : NULL;
 	if (!ch || channel_open(ch, r, &peer) < 0)
