@@ -37,6 +37,7 @@ static const uint32_t tpm_blob_type[TPM_BLOBS] = {
 
 struct tpm_cmd {
 	TAILQ_ENTRY(tpm_cmd) link;
+	bool stale;			/* from before a power-on: not run */
 	unsigned int locality;
 	size_t len;
 	uint8_t buf[SWTPM_BUF_MAX];
@@ -305,6 +306,19 @@ static void tpm_vm_ctrl_cb(evutil_socket_t fd, short what, void *arg)
 		    n > 0 ? -EPROTO : -errno);
 }
 
+/* Answers the stale commands at the head of the queue without running
+ * them, with TPM_RC_FAILURE (the model drops them): every command is
+ * answered, in order. */
+static void tpm_vm_answer_stale(struct tpm_vm *vm)
+{
+	uint8_t resp[SWTPM_HDR_LEN];
+	struct tpm_cmd *c;
+
+	swtpm_error_response(resp, TPM_RC_FAILURE);
+	while ((c = TAILQ_FIRST(&vm->queue)) && c->stale)
+		tpm_vm_answer(vm, resp, sizeof(resp));
+}
+
 static int tpm_vm_power_cycle(struct tpm_vm *vm)
 {
 	int rc = swtpm_init(&vm->t, 0);
@@ -320,7 +334,7 @@ static int tpm_vm_power_cycle(struct tpm_vm *vm)
 /* Sends the next command once the swtpm is up and idle. */
 static void tpm_vm_kick(struct tpm_vm *vm)
 {
-	struct tpm_cmd *c = TAILQ_FIRST(&vm->queue);
+	struct tpm_cmd *c;
 	int rc = 0;
 
 	if (!vm->up) {
@@ -329,6 +343,8 @@ static void tpm_vm_kick(struct tpm_vm *vm)
 	}
 	if (vm->busy)
 		return;
+	tpm_vm_answer_stale(vm);
+	c = TAILQ_FIRST(&vm->queue);
 	if (vm->init_pending)
 		rc = tpm_vm_power_cycle(vm);
 	if (rc < 0 || !c) {
@@ -353,26 +369,6 @@ static void tpm_vm_kick(struct tpm_vm *vm)
 	vm->resp_len = 0;
 }
 
-/* Answers a command here (the model's contract: every one is answered)
- * from the event loop, with TPM_RC_FAILURE. */
-static void tpm_vm_fail_queued(struct tpm_vm *vm)
-{
-	uint8_t resp[SWTPM_HDR_LEN];
-	struct tpm_cmd *c, *next;
-
-	swtpm_error_response(resp, TPM_RC_FAILURE);
-	for (c = TAILQ_FIRST(&vm->queue); c; c = next) {
-		next = TAILQ_NEXT(c, link);
-		if (c == TAILQ_FIRST(&vm->queue) && vm->busy)
-			continue;
-		TAILQ_REMOVE(&vm->queue, c, link);
-		vm->nqueued--;
-		free(c);
-		vm->b->r->dev->ops->complete(vm->b->r->dev, vm->requester,
-					     resp, sizeof(resp));
-	}
-}
-
 int tpm_backend_submit(void *ctx, unsigned int requester,
 		       unsigned int locality, const uint8_t *cmd, size_t len)
 {
@@ -390,6 +386,7 @@ int tpm_backend_submit(void *ctx, unsigned int requester,
 	c = malloc(sizeof(*c));
 	if (!c)
 		return -1;
+	c->stale = false;
 	c->locality = locality;
 	c->len = len;
 	memcpy(c->buf, cmd, len);
@@ -403,6 +400,7 @@ int tpm_backend_submit(void *ctx, unsigned int requester,
 
 void tpm_backend_power_on(struct tpm_backend *b, unsigned int requester)
 {
+	struct tpm_cmd *c;
 	struct tpm_vm *vm;
 
 	if (!b || requester >= b->n)
@@ -410,8 +408,12 @@ void tpm_backend_power_on(struct tpm_backend *b, unsigned int requester)
 	vm = &b->vms[requester];
 	vm->init_pending = true;
 	tpm_vm_drop_blob(vm, TPM_BLOB_VOLATILE);
-	tpm_vm_fail_queued(vm);
-	if (vm->up && !vm->busy)
+	/* What the VM queued before powering on is answered, not run; the
+	 * one swtpm is running goes first (answers keep their order). */
+	TAILQ_FOREACH(c, &vm->queue, link)
+		if (c != TAILQ_FIRST(&vm->queue) || !vm->busy)
+			c->stale = true;
+	if (vm->up)
 		tpm_vm_schedule(vm);
 }
 

@@ -41,9 +41,13 @@ struct device_host {
 	/* Hands a command to the model's backend (a TPM's swtpm) on behalf
 	 * of requester, from the given locality. Every accepted command is
 	 * answered exactly once, in order, through device_ops.complete:
-	 * later, from the event loop, never from inside this call. While
-	 * the backend is away (restarting) the command waits. Returns 0, or
-	 * -1 when the region has no backend. */
+	 * later, from the event loop, never from inside this call; commands
+	 * from before a reset_vm are answered too (the model drops those
+	 * answers). While the backend is away (restarting) the command
+	 * waits. A restarted daemon's backend owes nothing for what the
+	 * previous one accepted: the model submits again what it still
+	 * waits for. Returns 0, or -1 when the region has no backend or
+	 * cannot take the command (too long, too many waiting). */
 	int (*submit)(void *ctx, unsigned int requester, unsigned int locality,
 		      const uint8_t *cmd, size_t len);
 	void *ctx;
