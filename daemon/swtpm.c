@@ -212,7 +212,8 @@ static int swtpm_send_datafd(struct swtpm *t)
  * other descriptor closed, signals as a fresh process has them (the
  * daemon's mask and ignored SIGPIPE would otherwise carry over), then
  * swtpm. Only async-signal-safe calls. */
-static void swtpm_exec_child(int ctrl, const char *binary, char *const *argv)
+static void swtpm_exec_child(int ctrl, pid_t parent, const char *binary,
+			     char *const *argv)
 {
 	static const int sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	sigset_t none;
@@ -235,6 +236,8 @@ static void swtpm_exec_child(int ctrl, const char *binary, char *const *argv)
 	/* A daemon that dies takes its swtpms along (they save on SIGTERM);
 	 * the next daemon starts its own from the saved state. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)	/* it died before the prctl */
+		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvp(binary, argv);
@@ -252,8 +255,8 @@ int swtpm_spawn(struct swtpm *t, const char *binary, const char *state_dir)
 		"--terminate",
 		NULL,
 	};
+	pid_t pid, parent = getpid();
 	int sv[2], rc;
-	pid_t pid;
 
 	t->pid = 0;
 	t->ctrl_fd = t->data_fd = -1;
@@ -271,7 +274,7 @@ int swtpm_spawn(struct swtpm *t, const char *binary, const char *state_dir)
 		return rc;
 	}
 	if (pid == 0)
-		swtpm_exec_child(sv[1], binary, argv);
+		swtpm_exec_child(sv[1], parent, binary, argv);
 	close(sv[1]);
 	t->pid = pid;
 	t->ctrl_fd = sv[0];

@@ -40,7 +40,7 @@ struct swtpm {
 };
 
 /* Starts `binary socket --tpm2` with its state in state_dir (created
- * 0700 if missing) and its log in state_dir/swtpm.log, and hands it the
+ * 0700 if missing, its parent must exist) and its log in state_dir/swtpm.log, and hands it the
  * data channel. The TPM is not initialized yet. Returns 0 or -errno. */
 int swtpm_spawn(struct swtpm *t, const char *binary, const char *state_dir);
 /* Connects to the control socket of an swtpm the user runs and hands it
@@ -72,7 +72,8 @@ int swtpm_get_blob(struct swtpm *t, uint32_t type, uint8_t **blob,
 int swtpm_set_blob(struct swtpm *t, uint32_t type, const uint8_t *blob,
 		   size_t len);
 /* Runs one TPM command on the data channel and reads its whole response
- * into resp. Returns the response's length or -errno. */
+ * into resp. Returns the response's length or -errno; after an error the
+ * data channel is out of step: close the swtpm. */
 ssize_t swtpm_exec(struct swtpm *t, const uint8_t *cmd, size_t len,
 		   uint8_t *resp, size_t cap);
 
