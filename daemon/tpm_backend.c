@@ -26,9 +26,6 @@
 /* Seconds between attempts to start an swtpm that keeps failing. */
 #define TPM_BACKEND_BACKOFF_MAX 30
 #define TPM_BACKEND_STATE_VERSION 1
-/* Each VM's TPM state (about 10 KiB) is saved with the region after
- * every command: a region of this many fits its saved state with room. */
-#define TPM_BACKEND_VMS_MAX 64
 #define TPM_RC_FAILURE 0x101
 
 /* The two blobs that make a TPM: what survives power-off, and PCRs and
@@ -542,11 +539,7 @@ struct tpm_backend *tpm_backend_new(struct region *r,
 				  r->cfg.name);
 		return NULL;
 	}
-	if (r->cfg.nvms > TPM_BACKEND_VMS_MAX) {
-		config_errors_add(errs, "region %s: a tpm-tis region serves at most %u VMs (their TPMs' state is saved with it); give others a region of their own",
-				  r->cfg.name, TPM_BACKEND_VMS_MAX);
-		return NULL;
-	}
+
 	b = calloc(1, sizeof(*b) + r->cfg.nvms * sizeof(b->vms[0]));
 	if (!b)
 		goto oom;

@@ -10,6 +10,7 @@
 #include "autoconfig.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -234,6 +235,39 @@ static void test_power_on_resets_only_that_tpm(void **state)
 	assert_memory_equal(again, p1, 32);
 }
 
+/* Plugs region json over an admin connection; it must be refused with
+ * a message containing why, and the daemon keeps serving. */
+static void tpm_plug_refused(struct tpm_fixture *f, const char *json,
+			     const char *why)
+{
+	struct ioregion_client *admin = harness_connect(&f->hd, NULL);
+
+	assert_int_equal(ioregion_client_plug(admin, json), -EINVAL);
+	if (!strstr(ioregion_client_error(admin), why))
+		fail_msg("expected \"%s\" in \"%s\"", why,
+			 ioregion_client_error(admin));
+	ioregion_client_free(admin);
+}
+
+static void test_bad_backend_options_refused(void **state)
+{
+	struct tpm_fixture *f = *state;
+	uint8_t resp[4096];
+
+	tpm_plug_refused(f, "{\"name\":\"t1\",\"device\":\"tpm-tis\",\"bus\":\"mmio\","
+			 "\"address\":\"0xe0000000\",\"size\":20480,\"vms\":[\"vm2\"],"
+			 "\"options\":{\"state_dir\":5}}", "options.state_dir: not a string");
+	tpm_plug_refused(f, "{\"name\":\"t1\",\"device\":\"tpm-tis\",\"bus\":\"mmio\","
+			 "\"address\":\"0xe0000000\",\"size\":20480,\"vms\":[\"vm2\"],"
+			 "\"options\":{\"ctrl_sockets\":{\"vm9\":\"/x\"}}}",
+			 "ctrl_sockets.vm9: not a VM of the region");
+	tpm_plug_refused(f, "{\"name\":\"t1\",\"device\":\"tpm-tis\",\"bus\":\"mmio\","
+			 "\"address\":\"0xe0000000\",\"size\":20480,\"vms\":[\".vm2\"]}",
+			 "may not start with '.'");
+	assert_true(harness_alive(&f->hd));
+	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
+}
+
 int main(void)
 {
 	if (!tpm_have_swtpm()) {
@@ -246,6 +280,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_swtpm_comes_back_with_the_pcrs,
 						tpm_setup, tpm_teardown),
 		cmocka_unit_test_setup_teardown(test_power_on_resets_only_that_tpm,
+						tpm_setup, tpm_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_backend_options_refused,
 						tpm_setup, tpm_teardown),
 	};
 
