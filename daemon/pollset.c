@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "channel.h"
+#include "pollset.h"
+#include "region.h"
+
+uint64_t pollset_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void pollset_on_turn(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pollset_run(arg);
+}
+
+int pollset_init(struct ioregiond *d)
+{
+	TAILQ_INIT(&d->polling);
+	d->ev_poll = evtimer_new(d->base, pollset_on_turn, d);
+	if (!d->ev_poll) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+void pollset_free(struct ioregiond *d)
+{
+	struct channel *ch;
+
+	while ((ch = TAILQ_FIRST(&d->polling)))
+		pollset_remove(ch);
+	if (d->ev_poll)
+		event_free(d->ev_poll);
+	d->ev_poll = NULL;
+}
+
+uint64_t pollset_window_ns(const struct channel *ch)
+{
+	const struct region *r = ch->region;
+	unsigned int us;
+
+	if (r->cfg.has_poll_us)
+		us = r->cfg.poll_us;
+	else if (r->d->poll_us >= 0)
+		us = (unsigned int)r->d->poll_us;
+	else
+		us = r->d->config ? r->d->config->poll_us : 0;
+	return (uint64_t)us * 1000;
+}
+
+/* A zero timeout, not event_active: timers run after the event loop has
+ * looked at every fd, so the fds not in the set are served between two
+ * turns. */
+static void pollset_schedule(struct ioregiond *d)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (!evtimer_pending(d->ev_poll, NULL))
+		evtimer_add(d->ev_poll, &now);
+}
+
+void pollset_touch(struct channel *ch)
+{
+	struct ioregiond *d = ch->region->d;
+	uint64_t window = pollset_window_ns(ch);
+
+	if (window == 0) {
+		pollset_remove(ch);
+		return;
+	}
+	ch->poll_deadline = pollset_now_ns() + window;
+	if (ch->polling)
+		return;
+	ch->polling = true;
+	TAILQ_INSERT_TAIL(&d->polling, ch, poll_link);
+	pollset_schedule(d);
+}
+
+void pollset_remove(struct channel *ch)
+{
+	if (!ch->polling)
+		return;
+	ch->polling = false;
+	TAILQ_REMOVE(&ch->region->d->polling, ch, poll_link);
+}
+
+/* One read of every channel in the set, in order. */
+static void pollset_pass(struct ioregiond *d, uint64_t now)
+{
+	struct channel *ch, *next;
+	int rc;
+
+	for (ch = TAILQ_FIRST(&d->polling); ch; ch = next) {
+		next = TAILQ_NEXT(ch, poll_link);
+		rc = channel_poll(ch);
+		if (rc > 0) {
+			d->counters.poll_hits++;
+			pollset_touch(ch);
+		} else if (rc == 0 && now >= ch->poll_deadline) {
+			d->counters.poll_misses++;
+			pollset_remove(ch);
+		}
+	}
+}
+
+void pollset_run(struct ioregiond *d)
+{
+	uint64_t start = pollset_now_ns(), now = start;
+
+	while (!TAILQ_EMPTY(&d->polling) && now - start < POLLSET_SLICE_NS) {
+		pollset_pass(d, now);
+		now = pollset_now_ns();
+	}
+	if (!TAILQ_EMPTY(&d->polling))
+		pollset_schedule(d);
+}
