@@ -39,6 +39,7 @@ struct ioregion_vm {
 	struct kvm_coalesced_mmio_ring *ring;
 	unsigned int ring_max;
 	pthread_mutex_t ring_lock;
+	unsigned int spin_us;		/* see ioregion_vm_set_spin_us */
 };
 
 /*
@@ -71,6 +72,7 @@ int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
 	vm->vm_fd = kvm_vm_fd;
 	vm->kernel = !(flags & IOREGION_VM_FORCE_FALLBACK) &&
 		     vm_kernel_has_ioregionfd(kvm_vm_fd);
+	vm->spin_us = frame_spin_default_us();
 	pthread_rwlock_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->ring_lock, NULL);
 	*out = vm;
@@ -80,6 +82,14 @@ int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
 bool ioregion_vm_kernel_capable(const struct ioregion_vm *vm)
 {
 	return vm_kernel_has_ioregionfd(vm->vm_fd);
+}
+
+int ioregion_vm_set_spin_us(struct ioregion_vm *vm, unsigned int us)
+{
+	if (us > IOREGION_SPIN_MAX_US)
+		return -EINVAL;
+	__atomic_store_n(&vm->spin_us, us, __ATOMIC_RELAXED);
+	return 0;
 }
 
 void ioregion_vm_set_coalesced_ring(struct ioregion_vm *vm, void *ring)
@@ -274,8 +284,9 @@ static struct vm_region *vm_lookup(struct ioregion_vm *vm,
 }
 
 /* One access of 1, 2, 4 or 8 bytes on a fallback region. */
-static int vm_access(struct vm_region *vr, uint64_t addr, unsigned int size,
-		     bool write, uint8_t *data)
+static int vm_access(const struct ioregion_vm *vm, struct vm_region *vr,
+		     uint64_t addr, unsigned int size, bool write,
+		     uint8_t *data)
 {
 	bool posted = write && (vr->r.flags & IOREGION_REGION_POSTED_WRITES);
 	struct ioregion_cmd cmd;
@@ -291,7 +302,9 @@ static int vm_access(struct vm_region *vr, uint64_t addr, unsigned int size,
 	pthread_mutex_lock(&vr->io_lock);
 	rc = frame_send(vr->r.fd, &cmd, sizeof(cmd));
 	if (rc == 0 && !posted)
-		rc = frame_recv_resp(vr->r.fd, &resp, VM_REPLY_TIMEOUT_MS);
+		rc = frame_recv_resp(vr->r.fd, &resp, VM_REPLY_TIMEOUT_MS,
+				     __atomic_load_n(&vm->spin_us,
+						     __ATOMIC_RELAXED));
 	pthread_mutex_unlock(&vr->io_lock);
 	if (rc == 0 && !write)
 		memcpy(data, &resp.data, size);
@@ -299,16 +312,17 @@ static int vm_access(struct vm_region *vr, uint64_t addr, unsigned int size,
 }
 
 /* KVM hands over 1..8 bytes; sizes the protocol lacks go byte by byte. */
-static int vm_access_any(struct vm_region *vr, uint64_t addr,
-			 unsigned int len, bool write, uint8_t *data)
+static int vm_access_any(const struct ioregion_vm *vm, struct vm_region *vr,
+			 uint64_t addr, unsigned int len, bool write,
+			 uint8_t *data)
 {
 	unsigned int i;
 	int rc = 0;
 
 	if (ioregion_size_exp(len) >= 0)
-		return vm_access(vr, addr, len, write, data);
+		return vm_access(vm, vr, addr, len, write, data);
 	for (i = 0; i < len && rc == 0; i++)
-		rc = vm_access(vr, addr + i, 1, write, data + i);
+		rc = vm_access(vm, vr, addr + i, 1, write, data + i);
 	return rc;
 }
 
@@ -389,7 +403,7 @@ static int vm_handle_mmio(struct ioregion_vm *vm, struct kvm_run *run)
 
 	if (!vr)
 		return 0;
-	rc = vm_access_any(vr, run->mmio.phys_addr, run->mmio.len,
+	rc = vm_access_any(vm, vr, run->mmio.phys_addr, run->mmio.len,
 			   run->mmio.is_write, run->mmio.data);
 	return rc < 0 ? rc : 1;
 }
@@ -406,7 +420,7 @@ static int vm_handle_pio(struct ioregion_vm *vm, struct kvm_run *run)
 	if (!vr)
 		return 0;
 	for (i = 0; i < run->io.count && rc == 0; i++)
-		rc = vm_access_any(vr, run->io.port, run->io.size,
+		rc = vm_access_any(vm, vr, run->io.port, run->io.size,
 				   run->io.direction == KVM_EXIT_IO_OUT,
 				   data + (size_t)i * run->io.size);
 	return rc < 0 ? rc : 1;
