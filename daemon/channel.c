@@ -67,6 +67,7 @@ static int channel_attach(struct channel *ch, struct region *region, int fd)
 	ch->fd = fd;
 	ch->region = region;
 	ch->requester = (unsigned int)idx;
+	ch->poll_window = 0;
 	ch->in = region_inbox(region, ch->requester, ch->in_buf);
 	if (!ch->in)
 		ch->in = ch->in_local;
@@ -387,5 +388,5 @@ static void channel_on_event(evutil_socket_t fd, short what, void *arg)
 			return;
 	}
 	if (served)
-		pollset_touch(ch);
+		pollset_touch(ch, ch->polling);
 }

@@ -41,6 +41,8 @@ struct channel {
 	TAILQ_ENTRY(channel) poll_link;		/* in the poll set, while polling */
 	bool polling;
 	uint64_t poll_deadline;			/* its window ends (pollset_now_ns) */
+	uint64_t poll_window;			/* ns, adapted (pollset.h) */
+	uint64_t poll_last;			/* when it last served frames */
 	struct vm *vm;
 	char region_name[IOREGION_NAME_MAX + 1];
 	struct region *region;			/* NULL while closed */

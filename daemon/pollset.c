@@ -70,16 +70,34 @@ static void pollset_schedule(struct ioregiond *d)
 		evtimer_add(d->ev_poll, &now);
 }
 
-void pollset_touch(struct channel *ch)
+/* After an event brought frames gap ns after the last ones: grows the
+ * window when a longer one would have caught them, else shrinks it. */
+static void pollset_adapt(struct channel *ch, uint64_t gap, uint64_t max)
+{
+	if (gap <= max)
+		ch->poll_window = ch->poll_window ? 2 * ch->poll_window
+						  : POLLSET_GROW_NS;
+	else
+		ch->poll_window /= 2;
+	if (ch->poll_window > max)
+		ch->poll_window = max;
+}
+
+void pollset_touch(struct channel *ch, bool polled)
 {
 	struct ioregiond *d = ch->region->d;
-	uint64_t window = pollset_window_ns(ch);
+	uint64_t max = pollset_window_ns(ch), now = pollset_now_ns();
 
-	if (window == 0) {
+	if (!polled)
+		pollset_adapt(ch, now - ch->poll_last, max);
+	else if (ch->poll_window > max)
+		ch->poll_window = max;
+	ch->poll_last = now;
+	if (ch->poll_window == 0) {
 		pollset_remove(ch);
 		return;
 	}
-	ch->poll_deadline = pollset_now_ns() + window;
+	ch->poll_deadline = now + ch->poll_window;
 	if (ch->polling)
 		return;
 	ch->polling = true;
@@ -106,7 +124,7 @@ static void pollset_pass(struct ioregiond *d, uint64_t now)
 		rc = channel_poll(ch);
 		if (rc > 0) {
 			d->counters.poll_hits++;
-			pollset_touch(ch);
+			pollset_touch(ch, true);
 		} else if (rc == 0 && now >= ch->poll_deadline) {
 			d->counters.poll_misses++;
 			pollset_remove(ch);
