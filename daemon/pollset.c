@@ -111,6 +111,8 @@ void pollset_remove(struct channel *ch)
 		return;
 	ch->polling = false;
 	TAILQ_REMOVE(&ch->region->d->polling, ch, poll_link);
+	if (TAILQ_EMPTY(&ch->region->d->polling))
+		evtimer_del(ch->region->d->ev_poll);
 }
 
 /* One read of every channel in the set, in order. */
