@@ -42,7 +42,8 @@ TAILQ_HEAD(channel_list, channel);
 	X(restarts)		/* starts that took a saved state back */ \
 	X(state_errors)		/* saved states refused or not saved */ \
 	X(poll_hits)		/* reads in a poll window that had frames */ \
-	X(poll_misses)		/* poll windows that ran out: back to events */
+	X(poll_misses)		/* poll windows that ran out: back to events */ \
+	X(poll_preempted)	/* poll turns another task wanted the CPU in */
 
 struct ioregiond_counters {
 #define IOREGIOND_COUNTER(name) uint64_t name;

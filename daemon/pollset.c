@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "channel.h"
@@ -134,14 +135,40 @@ static void pollset_pass(struct ioregiond *d, uint64_t now)
 	}
 }
 
+/* Times the kernel took the CPU from this thread for another task. */
+static long pollset_preemptions(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) < 0 ? 0 : ru.ru_nivcsw;
+}
+
+/* Another task wanted this CPU during the turn (the VMM about to send,
+ * say): spinning takes the CPU from whoever the guest waits for. Ends
+ * every window and starts them again from 0, as KVM stops halt polling
+ * when its CPU has other work. */
+static void pollset_back_off(struct ioregiond *d)
+{
+	struct channel *ch;
+
+	d->counters.poll_preempted++;
+	while ((ch = TAILQ_FIRST(&d->polling))) {
+		ch->poll_window = 0;
+		pollset_remove(ch);
+	}
+}
+
 void pollset_run(struct ioregiond *d)
 {
 	uint64_t start = pollset_now_ns(), now = start;
+	long preempted = pollset_preemptions();
 
 	while (!TAILQ_EMPTY(&d->polling) && now - start < POLLSET_SLICE_NS) {
 		pollset_pass(d, now);
 		now = pollset_now_ns();
 	}
+	if (pollset_preemptions() != preempted)
+		pollset_back_off(d);
 	if (!TAILQ_EMPTY(&d->polling))
 		pollset_schedule(d);
 }

@@ -9,6 +9,9 @@
  * poll_us after the last ones, which a longer window would have caught,
  * and halves each time they come later; so a channel used now and then is
  * never polled, and one that is busy is polled for the whole poll_us.
+ * Every window ends and starts again from 0 after a turn in which another
+ * task took the daemon's CPU (an involuntary context switch): on a host
+ * without a spare CPU, spinning delays the very VMM the daemon waits for.
  * The set is served
  * round-robin, one read per channel per pass, for at most
  * POLLSET_SLICE_NS per turn of the event loop: every other fd is still

@@ -124,7 +124,9 @@ static void test_two_busy_vms(void **state)
 	if (cpu > 100000000ull)
 		fail_msg("idle daemon used %llu ms of CPU in 1 s",
 			 (unsigned long long)(cpu / 1000000));
-	assert_true(daemon_counter(&hd, "poll_misses") > 0);
+	/* Every window ended: ran out, or cut short by another task. */
+	assert_true(daemon_counter(&hd, "poll_misses") +
+		    daemon_counter(&hd, "poll_preempted") > 0);
 	reads(fd, 10);
 	close(fd);
 	ioregion_client_free(c);
