@@ -13,10 +13,13 @@
  * pass/fail: the targets are printed beside them.
  *
  * Usage: bench/table --event-socket S --event-pid P --poll-socket S
- *        --poll-pid P [--vmm PATH --guests DIR --guest-iters N]
+ *        --poll-pid P [--vmm PATH --guests DIR --boot-guest PATH
+ *        --guest-iters N]
  *        [--spin-us N] [--iters N] [--rounds N] [--idle-s N]
  * Both daemons serve the built-in config; the poll one runs with
- * --poll-us. The wire rows use vm0's testdev region "test0".
+ * --poll-us. The wire rows use vm0's testdev region "test0"; the guests
+ * are DIR/read_unclaimed.bin and DIR/read_daemon.bin, and the boot guest
+ * (whose cost is subtracted) does nothing but start and stop.
  */
 #include "autoconfig.h"
 
@@ -45,7 +48,7 @@
 struct table_opts {
 	const char *socket[2];	/* event, poll */
 	pid_t pid[2];
-	const char *vmm, *guests;
+	const char *vmm, *guests, *boot;
 	unsigned long guest_iters;
 	unsigned int spin_us;
 	unsigned long iters;
@@ -148,12 +151,18 @@ static void *table_echo_run(void *arg)
 
 /* --- the client ----------------------------------------------------------- */
 
-static void table_recv_all(int fd, void *buf, size_t len, bool spin)
+/* Receives len bytes; spin_us > 0: as libioregion does, non-blocking
+ * reads for up to spin_us, then blocking ones. */
+static void table_recv_all(int fd, void *buf, size_t len,
+			   unsigned int spin_us)
 {
+	uint64_t end = spin_us ? table_now_ns() + spin_us * 1000ull : 0;
 	size_t done = 0;
 	ssize_t n;
+	bool spin;
 
 	while (done < len) {
+		spin = end && table_now_ns() < end;
 		n = recv(fd, (char *)buf + done, len - done,
 			 spin ? MSG_DONTWAIT : 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -168,7 +177,7 @@ static void table_recv_all(int fd, void *buf, size_t len, bool spin)
 
 /* iters accesses, qd at a time: returns wall and client CPU per access. */
 static struct table_sample table_client(int fd, uint64_t user_data,
-					unsigned int qd, bool spin,
+					unsigned int qd, unsigned int spin_us,
 					unsigned long iters)
 {
 	struct ioregion_cmd cmd[TABLE_QD_MAX];
@@ -191,7 +200,7 @@ static struct table_sample table_client(int fd, uint64_t user_data,
 				strerror(errno));
 			exit(1);
 		}
-		table_recv_all(fd, resp, qd * sizeof(resp[0]), spin);
+		table_recv_all(fd, resp, qd * sizeof(resp[0]), spin_us);
 	}
 	s.client_ns = (double)(table_thread_cpu_ns() - c0) / (double)iters;
 	s.ns = (double)(table_now_ns() - t0) / (double)iters;
@@ -199,7 +208,8 @@ static struct table_sample table_client(int fd, uint64_t user_data,
 	return s;
 }
 
-static struct table_sample table_echo(const struct table_wire *w,
+static struct table_sample table_echo(const struct table_opts *o,
+				      const struct table_wire *w,
 				      unsigned long iters)
 {
 	struct table_echo e = { .poll = w->server == ECHO_POLL };
@@ -211,7 +221,8 @@ static struct table_sample table_echo(const struct table_wire *w,
 		exit(1);
 	e.fd = sv[1];
 	pthread_create(&t, NULL, table_echo_run, &e);
-	s = table_client(sv[0], 0, w->qd, w->client_spins, iters);
+	s = table_client(sv[0], 0, w->qd, w->client_spins ? o->spin_us : 0,
+			 iters);
 	close(sv[0]);
 	pthread_join(t, NULL);
 	close(sv[1]);
@@ -245,14 +256,15 @@ static struct table_sample table_daemon(const struct table_opts *o,
 				r.user_data, TABLE_READ_OFFSET, 0);
 	if (send(r.fd, &cmd, sizeof(cmd), 0) != sizeof(cmd))
 		exit(1);
-	table_recv_all(r.fd, &resp, sizeof(resp), false);
+	table_recv_all(r.fd, &resp, sizeof(resp), 0);
 	if (resp.data != TABLE_READ_OFFSET) {
 		fprintf(stderr, "bench/table: test0 read 0x%llx\n",
 			(unsigned long long)resp.data);
 		exit(1);
 	}
 	d0 = table_pid_cpu_ns(o->pid[which]);
-	s = table_client(r.fd, r.user_data, w->qd, w->client_spins, iters);
+	s = table_client(r.fd, r.user_data, w->qd,
+			 w->client_spins ? o->spin_us : 0, iters);
 	s.server_ns = (double)(table_pid_cpu_ns(o->pid[which]) - d0) /
 		      (double)iters;
 	ioregion_client_close_region(c, "test0");
@@ -284,7 +296,10 @@ static struct table_sample table_vmm_run(const struct table_opts *o,
 	int status;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/%s", o->guests, guest);
+	if (guest[0] == '/')
+		snprintf(path, sizeof(path), "%s", guest);
+	else
+		snprintf(path, sizeof(path), "%s/%s", o->guests, guest);
 	snprintf(spin_env, sizeof(spin_env), "%u", spin ? o->spin_us : 0);
 	d0 = table_pid_cpu_ns(o->pid[daemon]);
 	t0 = table_now_ns();
@@ -390,7 +405,7 @@ static void table_run_wires(const struct table_opts *o)
 			struct table_wire *w = &table_wires[i];
 
 			w->s[round] = w->server <= ECHO_POLL
-					      ? table_echo(w, o->iters)
+					      ? table_echo(o, w, o->iters)
 					      : table_daemon(o, w, o->iters);
 		}
 	for (i = 0; i < TABLE_NWIRES; i++) {
@@ -405,21 +420,27 @@ static void table_run_wires(const struct table_opts *o)
 	}
 }
 
+/* One table: wire rows, guest rows, idle rows; each ratio against the
+ * baseline its column names, measured in this run. */
+static void table_print_head(void)
+{
+	printf("| level | measurement | QD | ns/access | / blocking echo "
+	       "| / polling echo | / VMM-answered exit | client CPU ns/access "
+	       "| server CPU ns/access |\n");
+	printf("|---|---|---|---|---|---|---|---|---|\n");
+}
+
 static void table_print_wires(void)
 {
 	size_t i;
 
-	printf("| wire level: 32-byte request/response | QD | ns/access "
-	       "| / blocking echo | / polling echo | client CPU ns/access "
-	       "| server CPU ns/access |\n");
-	printf("|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < TABLE_NWIRES; i++) {
 		const struct table_wire *w = &table_wires[i];
 		const struct table_wire *b = table_find(ECHO_BLOCK, false, w->qd);
 		const struct table_wire *p = table_find(ECHO_POLL,
 							w->client_spins, w->qd);
 
-		printf("| %s | %u | %.0f | %.2f | %.2f | %.0f | %.0f |\n",
+		printf("| wire | %s | %u | %.0f | %.2f | %.2f | | %.0f | %.0f |\n",
 		       w->name, w->qd, w->med.ns, w->med.ns / b->med.ns,
 		       w->med.ns / p->med.ns, w->med.client_ns,
 		       w->med.server_ns);
@@ -444,8 +465,8 @@ static struct table_guest table_guests[] = {
 
 static const char *table_guest_skip(const struct table_opts *o)
 {
-	if (!o->vmm || !o->guests)
-		return "no --vmm/--guests given";
+	if (!o->vmm || !o->guests || !o->boot)
+		return "no --vmm/--guests/--boot-guest given";
 	if (access("/dev/kvm", R_OK | W_OK) < 0)
 		return errno == ENOENT ? "no /dev/kvm on this machine"
 				       : "/dev/kvm not accessible";
@@ -459,7 +480,7 @@ static void table_run_guests(const struct table_opts *o)
 	int k;
 
 	for (k = 0; k < 2; k++)
-		boot[k] = table_vmm_best(o, "hello.bin", k, false);
+		boot[k] = table_vmm_best(o, o->boot, k, false);
 	for (i = 0; i < TABLE_NGUESTS; i++) {
 		struct table_guest *g = &table_guests[i];
 		struct table_sample s = table_vmm_best(o, g->bin, g->daemon,
@@ -473,29 +494,22 @@ static void table_run_guests(const struct table_opts *o)
 	}
 }
 
-static void table_print_guests(const struct table_opts *o, const char *skip)
+static void table_print_guests(const char *skip)
 {
 	size_t i;
 
-	printf("\n| guest level on /dev/kvm (fallback path) | ns/access "
-	       "| / VMM-answered exit | VMM CPU ns/access "
-	       "| daemon CPU ns/access |\n");
-	printf("|---|---|---|---|---|\n");
 	for (i = 0; i < TABLE_NGUESTS; i++) {
 		const struct table_guest *g = &table_guests[i];
 
 		if (skip) {
-			printf("| %s | skipped: %s | | | |\n", g->name, skip);
+			printf("| guest | %s | 1 | skipped: %s | | | | | |\n",
+			       g->name, skip);
 			continue;
 		}
-		printf("| %s | %.0f | %.2f | %.0f | %.0f |\n", g->name,
-		       g->best.ns, g->best.ns / table_guests[0].best.ns,
+		printf("| guest | %s | 1 | %.0f | | | %.2f | %.0f | %.0f |\n",
+		       g->name, g->best.ns, g->best.ns / table_guests[0].best.ns,
 		       g->best.client_ns, g->best.server_ns);
 	}
-	if (!skip)
-		printf("\n(%lu reads per guest run, best of 3, a guest boot "
-		       "subtracted; the VMM spins %u us in the last row)\n",
-		       o->guest_iters, o->spin_us);
 }
 
 /* Each daemon's CPU time while nothing talks to it. */
@@ -512,6 +526,14 @@ static void table_idle(const struct table_opts *o, double ms[2])
 		ms[k] = (double)(table_pid_cpu_ns(o->pid[k]) - c0[k]) / 1e6;
 }
 
+static void table_print_idle(const double idle[2], unsigned int idle_s)
+{
+	printf("| idle | ioregiond, event mode: CPU over %u s, no guest | | | "
+	       "| | | | %.3f ms |\n", idle_s, idle[0]);
+	printf("| idle | ioregiond, poll mode: CPU over %u s, no guest | | | "
+	       "| | | | %.3f ms |\n", idle_s, idle[1]);
+}
+
 static void table_print_targets(const char *skip, const double idle[2],
 				unsigned int idle_s)
 {
@@ -520,10 +542,6 @@ static void table_print_targets(const char *skip, const double idle[2],
 	const struct table_wire *block = table_find(ECHO_BLOCK, false, 1);
 	const struct table_wire *pecho = table_find(ECHO_POLL, false, 1);
 
-	printf("\n| idle CPU over %u s (no guest activity) | ms |\n", idle_s);
-	printf("|---|---|\n");
-	printf("| ioregiond, event mode | %.3f |\n", idle[0]);
-	printf("| ioregiond, poll mode | %.3f |\n", idle[1]);
 	printf("\nTargets (issue 22), from the figures above:\n");
 	table_target("poll mode QD1 / blocking echo", poll->med.ns / block->med.ns,
 		     0.70);
@@ -560,7 +578,7 @@ static unsigned long table_number(const char *opt, const char *arg,
 
 static void table_parse(int argc, char **argv, struct table_opts *o)
 {
-	enum { ES = 256, EP, PS, PP, VMM, GUESTS, GITERS, SPIN, ITERS,
+	enum { ES = 256, EP, PS, PP, VMM, GUESTS, BOOT, GITERS, SPIN, ITERS,
 	       ROUNDS, IDLE };
 	static const struct option longopts[] = {
 		{ "event-socket", required_argument, NULL, ES },
@@ -569,6 +587,7 @@ static void table_parse(int argc, char **argv, struct table_opts *o)
 		{ "poll-pid", required_argument, NULL, PP },
 		{ "vmm", required_argument, NULL, VMM },
 		{ "guests", required_argument, NULL, GUESTS },
+		{ "boot-guest", required_argument, NULL, BOOT },
 		{ "guest-iters", required_argument, NULL, GITERS },
 		{ "spin-us", required_argument, NULL, SPIN },
 		{ "iters", required_argument, NULL, ITERS },
@@ -586,6 +605,7 @@ static void table_parse(int argc, char **argv, struct table_opts *o)
 		case PP: o->pid[1] = (pid_t)table_number("--poll-pid", optarg, 1u << 30); break;
 		case VMM: o->vmm = optarg; break;
 		case GUESTS: o->guests = optarg; break;
+		case BOOT: o->boot = optarg; break;
 		case GITERS: o->guest_iters = table_number("--guest-iters", optarg, 1ul << 30); break;
 		case SPIN: o->spin_us = (unsigned int)table_number("--spin-us", optarg, IOREGION_SPIN_MAX_US); break;
 		case ITERS: o->iters = table_number("--iters", optarg, 1ul << 30); break;
@@ -616,10 +636,18 @@ int main(int argc, char **argv)
 	if (!skip)
 		table_run_guests(&o);
 	table_idle(&o, idle);
-	printf("%lu accesses per wire run, median of %u interleaved rounds\n\n",
-	       o.iters, o.rounds);
+	table_print_head();
 	table_print_wires();
-	table_print_guests(&o, skip);
+	table_print_guests(skip);
+	table_print_idle(idle, o.idle_s);
+	printf("\nwire: %lu accesses per run, median of %u interleaved rounds; "
+	       "client blocks in recv unless it spins;\n", o.iters, o.rounds);
+	if (!skip)
+		printf("guest: %lu reads per run, best of 3, a guest boot "
+		       "subtracted; the VMM spins %u us where it says so;\n",
+		       o.guest_iters, o.spin_us);
+	printf("CPU: getrusage of the client and echo threads and of the VMM, "
+	       "/proc/PID/schedstat of the daemons.\n");
 	table_print_targets(skip, idle, o.idle_s);
 	return 0;
 }
