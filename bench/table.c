@@ -59,6 +59,7 @@ struct table_opts {
 /* One timed run: wall, client and server CPU, each per access. */
 struct table_sample {
 	double ns, client_ns, server_ns;
+	double server_wait_ns;	/* runnable, waiting for a CPU */
 };
 
 enum table_server { ECHO_BLOCK, ECHO_POLL, DAEMON_EVENT, DAEMON_POLL };
@@ -95,22 +96,46 @@ static uint64_t table_thread_cpu_ns(void)
 	return table_rusage_ns(&ru);
 }
 
-/* CPU time of another process, in ns: the first field of schedstat (its
- * getrusage is not ours to call), the daemon being single-threaded. */
-static uint64_t table_pid_cpu_ns(pid_t pid)
-{
-	char path[64];
-	unsigned long long ns = 0;
-	FILE *f;
+/* schedstat of a task: its time on a CPU and its time runnable but
+ * waiting for one, in ns. The daemons are other processes (their
+ * getrusage is not ours to call) and single-threaded. */
+struct table_sched {
+	uint64_t run, wait;
+};
 
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	f = fopen(path, "re");
-	if (!f || fscanf(f, "%llu", &ns) != 1) {
+static struct table_sched table_schedstat(const char *path)
+{
+	unsigned long long run = 0, wait = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f || fscanf(f, "%llu %llu", &run, &wait) != 2) {
 		fprintf(stderr, "bench/table: cannot read %s\n", path);
 		exit(1);
 	}
 	fclose(f);
-	return ns;
+	return (struct table_sched){ run, wait };
+}
+
+static struct table_sched table_pid_sched(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	return table_schedstat(path);
+}
+
+static uint64_t table_pid_cpu_ns(pid_t pid)
+{
+	return table_pid_sched(pid).run;
+}
+
+static struct table_sched table_thread_sched(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat",
+		 (int)gettid());
+	return table_schedstat(path);
 }
 
 /* --- the echo servers --------------------------------------------------- */
@@ -118,7 +143,7 @@ static uint64_t table_pid_cpu_ns(pid_t pid)
 struct table_echo {
 	int fd;
 	bool poll;
-	uint64_t cpu_ns;
+	uint64_t cpu_ns, wait_ns;
 };
 
 /* Answers every whole frame it reads with one of its own, until the peer
@@ -129,6 +154,7 @@ static void *table_echo_run(void *arg)
 	uint8_t buf[(TABLE_QD_MAX + 1) * IOREGION_FRAME_SIZE];
 	size_t have = 0, whole;
 	uint64_t cpu0 = table_thread_cpu_ns();
+	struct table_sched sched0 = table_thread_sched();
 	ssize_t n;
 
 	for (;;) {
@@ -146,6 +172,7 @@ static void *table_echo_run(void *arg)
 		have -= whole;
 	}
 	e->cpu_ns = table_thread_cpu_ns() - cpu0;
+	e->wait_ns = table_thread_sched().wait - sched0.wait;
 	return NULL;
 }
 
@@ -204,7 +231,7 @@ static struct table_sample table_client(int fd, uint64_t user_data,
 	}
 	s.client_ns = (double)(table_thread_cpu_ns() - c0) / (double)iters;
 	s.ns = (double)(table_now_ns() - t0) / (double)iters;
-	s.server_ns = 0;
+	s.server_ns = s.server_wait_ns = 0;
 	return s;
 }
 
@@ -227,6 +254,7 @@ static struct table_sample table_echo(const struct table_opts *o,
 	pthread_join(t, NULL);
 	close(sv[1]);
 	s.server_ns = (double)e.cpu_ns / (double)iters;
+	s.server_wait_ns = (double)e.wait_ns / (double)iters;
 	return s;
 }
 
@@ -240,7 +268,7 @@ static struct table_sample table_daemon(const struct table_opts *o,
 	struct ioregion_resp resp;
 	struct ioregion_cmd cmd;
 	struct table_sample s;
-	uint64_t d0;
+	struct table_sched d0, d1;
 	int rc;
 
 	rc = ioregion_client_connect(o->socket[which], "bench", "vm0", &c);
@@ -262,11 +290,12 @@ static struct table_sample table_daemon(const struct table_opts *o,
 			(unsigned long long)resp.data);
 		exit(1);
 	}
-	d0 = table_pid_cpu_ns(o->pid[which]);
+	d0 = table_pid_sched(o->pid[which]);
 	s = table_client(r.fd, r.user_data, w->qd,
 			 w->client_spins ? o->spin_us : 0, iters);
-	s.server_ns = (double)(table_pid_cpu_ns(o->pid[which]) - d0) /
-		      (double)iters;
+	d1 = table_pid_sched(o->pid[which]);
+	s.server_ns = (double)(d1.run - d0.run) / (double)iters;
+	s.server_wait_ns = (double)(d1.wait - d0.wait) / (double)iters;
 	ioregion_client_close_region(c, "test0");
 	close(r.fd);
 	ioregion_client_free(c);
@@ -291,8 +320,9 @@ static struct table_sample table_vmm_run(const struct table_opts *o,
 {
 	char path[4096], spin_env[32];
 	struct table_sample s;
+	struct table_sched d0, d1;
 	struct rusage ru;
-	uint64_t t0, d0;
+	uint64_t t0;
 	int status;
 	pid_t pid;
 
@@ -301,7 +331,7 @@ static struct table_sample table_vmm_run(const struct table_opts *o,
 	else
 		snprintf(path, sizeof(path), "%s/%s", o->guests, guest);
 	snprintf(spin_env, sizeof(spin_env), "%u", spin ? o->spin_us : 0);
-	d0 = table_pid_cpu_ns(o->pid[daemon]);
+	d0 = table_pid_sched(o->pid[daemon]);
 	t0 = table_now_ns();
 	pid = fork();
 	if (pid == 0) {
@@ -317,7 +347,9 @@ static struct table_sample table_vmm_run(const struct table_opts *o,
 	}
 	s.ns = (double)(table_now_ns() - t0);
 	s.client_ns = (double)table_rusage_ns(&ru);
-	s.server_ns = (double)(table_pid_cpu_ns(o->pid[daemon]) - d0);
+	d1 = table_pid_sched(o->pid[daemon]);
+	s.server_ns = (double)(d1.run - d0.run);
+	s.server_wait_ns = (double)(d1.wait - d0.wait);
 	return s;
 }
 
@@ -417,6 +449,9 @@ static void table_run_wires(const struct table_opts *o)
 			w->s, o->rounds, offsetof(struct table_sample, client_ns));
 		w->med.server_ns = table_median(
 			w->s, o->rounds, offsetof(struct table_sample, server_ns));
+		w->med.server_wait_ns = table_median(
+			w->s, o->rounds,
+			offsetof(struct table_sample, server_wait_ns));
 	}
 }
 
@@ -426,8 +461,8 @@ static void table_print_head(void)
 {
 	printf("| level | measurement | QD | ns/access | / blocking echo "
 	       "| / polling echo | / VMM-answered exit | client CPU ns/access "
-	       "| server CPU ns/access |\n");
-	printf("|---|---|---|---|---|---|---|---|---|\n");
+	       "| server CPU ns/access | server waits for a CPU ns/access |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|\n");
 }
 
 static void table_print_wires(void)
@@ -440,10 +475,11 @@ static void table_print_wires(void)
 		const struct table_wire *p = table_find(ECHO_POLL,
 							w->client_spins, w->qd);
 
-		printf("| wire | %s | %u | %.0f | %.2f | %.2f | | %.0f | %.0f |\n",
-		       w->name, w->qd, w->med.ns, w->med.ns / b->med.ns,
-		       w->med.ns / p->med.ns, w->med.client_ns,
-		       w->med.server_ns);
+		printf("| wire | %s | %u | %.0f | %.2f | %.2f | | %.0f | %.0f "
+		       "| %.0f |\n", w->name, w->qd, w->med.ns,
+		       w->med.ns / b->med.ns, w->med.ns / p->med.ns,
+		       w->med.client_ns, w->med.server_ns,
+		       w->med.server_wait_ns);
 	}
 }
 
@@ -491,6 +527,8 @@ static void table_run_guests(const struct table_opts *o)
 		g->best.ns = (s.ns - b->ns) / n;
 		g->best.client_ns = (s.client_ns - b->client_ns) / n;
 		g->best.server_ns = (s.server_ns - b->server_ns) / n;
+		g->best.server_wait_ns =
+			(s.server_wait_ns - b->server_wait_ns) / n;
 	}
 }
 
@@ -502,13 +540,15 @@ static void table_print_guests(const char *skip)
 		const struct table_guest *g = &table_guests[i];
 
 		if (skip) {
-			printf("| guest | %s | 1 | skipped: %s | | | | | |\n",
+			printf("| guest | %s | 1 | skipped: %s | | | | | | |\n",
 			       g->name, skip);
 			continue;
 		}
-		printf("| guest | %s | 1 | %.0f | | | %.2f | %.0f | %.0f |\n",
-		       g->name, g->best.ns, g->best.ns / table_guests[0].best.ns,
-		       g->best.client_ns, g->best.server_ns);
+		printf("| guest | %s | 1 | %.0f | | | %.2f | %.0f | %.0f "
+		       "| %.0f |\n", g->name, g->best.ns,
+		       g->best.ns / table_guests[0].best.ns,
+		       g->best.client_ns, g->best.server_ns,
+		       g->best.server_wait_ns);
 	}
 }
 
@@ -529,9 +569,9 @@ static void table_idle(const struct table_opts *o, double ms[2])
 static void table_print_idle(const double idle[2], unsigned int idle_s)
 {
 	printf("| idle | ioregiond, event mode: CPU over %u s, no guest | | | "
-	       "| | | | %.3f ms |\n", idle_s, idle[0]);
+	       "| | | | %.3f ms | |\n", idle_s, idle[0]);
 	printf("| idle | ioregiond, poll mode: CPU over %u s, no guest | | | "
-	       "| | | | %.3f ms |\n", idle_s, idle[1]);
+	       "| | | | %.3f ms | |\n", idle_s, idle[1]);
 }
 
 static void table_print_targets(const char *skip, const double idle[2],
@@ -647,7 +687,9 @@ int main(int argc, char **argv)
 		       "subtracted; the VMM spins %u us where it says so;\n",
 		       o.guest_iters, o.spin_us);
 	printf("CPU: getrusage of the client and echo threads and of the VMM, "
-	       "/proc/PID/schedstat of the daemons.\n");
+	       "/proc/PID/schedstat of the daemons;\n"
+	       "waits for a CPU: schedstat's run-queue time of the echo thread "
+	       "or the daemon (guest rows: the daemon).\n");
 	table_print_targets(skip, idle, o.idle_s);
 	return 0;
 }
