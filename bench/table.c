@@ -178,27 +178,44 @@ static void *table_echo_run(void *arg)
 
 /* --- the client ----------------------------------------------------------- */
 
-/* Receives len bytes; spin_us > 0: as libioregion does, non-blocking
- * reads for up to spin_us, then blocking ones. */
+/* As libioregion spins (client/lib/frame.c, vm.c): a spin stops when two
+ * reads are this far apart (the thread was off its CPU), and the next
+ * TABLE_SPIN_PAUSE accesses do not spin. */
+#define TABLE_SPIN_GAP_NS 20000ull
+#define TABLE_SPIN_PAUSE 256
+
+static unsigned int table_spin_pause;
+
+/* Receives len bytes; spin_us > 0: non-blocking reads for up to spin_us
+ * first, as libioregion does, then blocking ones. */
 static void table_recv_all(int fd, void *buf, size_t len,
 			   unsigned int spin_us)
 {
-	uint64_t end = spin_us ? table_now_ns() + spin_us * 1000ull : 0;
+	uint64_t now = table_now_ns(), last = now, end = 0;
 	size_t done = 0;
 	ssize_t n;
-	bool spin;
 
+	if (spin_us && table_spin_pause)
+		table_spin_pause--;
+	else if (spin_us)
+		end = now + spin_us * 1000ull;
 	while (done < len) {
-		spin = end && table_now_ns() < end;
 		n = recv(fd, (char *)buf + done, len - done,
-			 spin ? MSG_DONTWAIT : 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0) {
+			 now < end ? MSG_DONTWAIT : 0);
+		if (n > 0) {
+			done += (size_t)n;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			fprintf(stderr, "bench/table: the server went away\n");
 			exit(1);
 		}
-		done += (size_t)n;
+		if (now >= end)
+			continue;
+		now = table_now_ns();
+		if (now - last > TABLE_SPIN_GAP_NS) {
+			table_spin_pause = TABLE_SPIN_PAUSE;
+			end = 0;
+		}
+		last = now;
 	}
 }
 

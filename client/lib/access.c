@@ -34,7 +34,7 @@ static int access_do(const struct ioregion_region *r, uint64_t offset,
 	if (rc < 0 || posted)
 		return rc;
 	rc = frame_recv_resp(r->fd, &resp, ACCESS_REPLY_TIMEOUT_MS,
-			     frame_spin_default_us());
+			     frame_spin_default_us(), NULL);
 	if (rc == 0 && !write)
 		*value = resp.data & ioregion_size_mask(size);
 	return rc;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "frame.h"
@@ -53,29 +54,39 @@ static int frame_recv_some(int fd, struct ioregion_resp *resp, size_t *done,
 	return 0;
 }
 
-/* Reads without waiting until the response is whole or spin_us passed. */
+/* Reads without waiting until the response is whole or spin_us passed;
+ * stops early, setting *preempted, when the thread was off its CPU
+ * between two reads: another task wanted the CPU, perhaps the daemon. */
 static int frame_spin(int fd, struct ioregion_resp *resp, size_t *done,
-		      unsigned int spin_us)
+		      unsigned int spin_us, bool *preempted)
 {
-	uint64_t end;
+	uint64_t now, end, last;
 	int rc;
 
 	if (spin_us == 0)
 		return 0;
-	end = frame_now_ns() + (uint64_t)spin_us * 1000;
+	now = last = frame_now_ns();
+	end = now + (uint64_t)spin_us * 1000;
 	do {
 		rc = frame_recv_some(fd, resp, done, MSG_DONTWAIT);
 		if (rc < 0 || *done == sizeof(*resp))
 			return rc;
-	} while (frame_now_ns() < end);
+		now = frame_now_ns();
+		if (now - last > FRAME_SPIN_GAP_NS) {
+			if (preempted)
+				*preempted = true;
+			return 0;
+		}
+		last = now;
+	} while (now < end);
 	return 0;
 }
 
 int frame_recv_resp(int fd, struct ioregion_resp *resp, int timeout_ms,
-		    unsigned int spin_us)
+		    unsigned int spin_us, bool *preempted)
 {
 	size_t done = 0;
-	int rc = frame_spin(fd, resp, &done, spin_us);
+	int rc = frame_spin(fd, resp, &done, spin_us, preempted);
 
 	while (rc == 0 && done < sizeof(*resp)) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };

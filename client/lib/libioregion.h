@@ -160,7 +160,9 @@ void ioregion_vm_set_coalesced_ring(struct ioregion_vm *vm, void *ring);
  * microseconds before it sleeps: a daemon in poll mode (ioregiond.json(5)
  * poll_us) usually answers within a few, and a vCPU thread that did not
  * sleep needs no wake-up. It costs the vCPU thread's CPU for at most that
- * long per access. The default is $IOREGION_SPIN_US when that is a number
+ * long per access. A spin that finds its thread was taken off the CPU
+ * (another task wanted it, perhaps the daemon) stops, and the VM's next
+ * 256 accesses do not spin. The default is $IOREGION_SPIN_US when that is a number
  * 0..IOREGION_SPIN_MAX_US, else IOREGION_SPIN_DEFAULT_US; it applies to
  * ioregion_region_read/write too. Returns 0, or -EINVAL above the maximum.
  */

@@ -19,6 +19,9 @@
 
 /* A daemon that neither answers nor closes within this is treated as gone. */
 #define VM_REPLY_TIMEOUT_MS 10000
+/* Accesses that do not spin after a spin was preempted: on a host whose
+ * CPUs are all busy, spinning takes the CPU from the daemon. */
+#define VM_SPIN_PAUSE 256
 /* Frames per write when flushing the coalesced ring. */
 #define VM_FLUSH_BATCH 64
 
@@ -40,6 +43,7 @@ struct ioregion_vm {
 	unsigned int ring_max;
 	pthread_mutex_t ring_lock;
 	unsigned int spin_us;		/* see ioregion_vm_set_spin_us */
+	unsigned int spin_pause;	/* accesses left without spinning */
 };
 
 /*
@@ -283,14 +287,28 @@ static struct vm_region *vm_lookup(struct ioregion_vm *vm,
 	return NULL;
 }
 
+/* The spin of this access: none for a while after a preempted one. The
+ * pause is counted down loosely: vCPU threads race on it harmlessly. */
+static unsigned int vm_spin_us(struct ioregion_vm *vm)
+{
+	unsigned int pause = __atomic_load_n(&vm->spin_pause, __ATOMIC_RELAXED);
+
+	if (pause) {
+		__atomic_store_n(&vm->spin_pause, pause - 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return __atomic_load_n(&vm->spin_us, __ATOMIC_RELAXED);
+}
+
 /* One access of 1, 2, 4 or 8 bytes on a fallback region. */
-static int vm_access(const struct ioregion_vm *vm, struct vm_region *vr,
+static int vm_access(struct ioregion_vm *vm, struct vm_region *vr,
 		     uint64_t addr, unsigned int size, bool write,
 		     uint8_t *data)
 {
 	bool posted = write && (vr->r.flags & IOREGION_REGION_POSTED_WRITES);
 	struct ioregion_cmd cmd;
 	struct ioregion_resp resp;
+	bool preempted = false;
 	uint64_t value = 0;
 	int rc;
 
@@ -303,16 +321,18 @@ static int vm_access(const struct ioregion_vm *vm, struct vm_region *vr,
 	rc = frame_send(vr->r.fd, &cmd, sizeof(cmd));
 	if (rc == 0 && !posted)
 		rc = frame_recv_resp(vr->r.fd, &resp, VM_REPLY_TIMEOUT_MS,
-				     __atomic_load_n(&vm->spin_us,
-						     __ATOMIC_RELAXED));
+				     vm_spin_us(vm), &preempted);
 	pthread_mutex_unlock(&vr->io_lock);
+	if (preempted)
+		__atomic_store_n(&vm->spin_pause, VM_SPIN_PAUSE,
+				 __ATOMIC_RELAXED);
 	if (rc == 0 && !write)
 		memcpy(data, &resp.data, size);
 	return rc;
 }
 
 /* KVM hands over 1..8 bytes; sizes the protocol lacks go byte by byte. */
-static int vm_access_any(const struct ioregion_vm *vm, struct vm_region *vr,
+static int vm_access_any(struct ioregion_vm *vm, struct vm_region *vr,
 			 uint64_t addr, unsigned int len, bool write,
 			 uint8_t *data)
 {
