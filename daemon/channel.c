@@ -10,6 +10,7 @@
 
 #include "channel.h"
 #include "fdstore.h"
+#include "pollset.h"
 #include "region.h"
 #include "vm.h"
 
@@ -66,6 +67,7 @@ static int channel_attach(struct channel *ch, struct region *region, int fd)
 	ch->fd = fd;
 	ch->region = region;
 	ch->requester = (unsigned int)idx;
+	ch->poll_window = 0;
 	ch->in = region_inbox(region, ch->requester, ch->in_buf);
 	if (!ch->in)
 		ch->in = ch->in_local;
@@ -119,6 +121,7 @@ void channel_close(struct channel *ch, const char *why)
 	if (!ch->region->d->fdstore.keeping)
 		log_info("vm %s region %s: closed (%s)", ch->vm->name,
 			 ch->region_name, why);
+	pollset_remove(ch);
 	event_free(ch->ev);
 	ch->ev = NULL;
 	fdstore_remove(&ch->region->d->fdstore, FDSTORE_PREFIX "channel-%llu",
@@ -305,23 +308,26 @@ unsigned int channel_resume(struct channel *ch, unsigned int in_buf,
 	return (unsigned int)(used / IOREGION_FRAME_SIZE);
 }
 
-/* One read, serve, respond cycle. Returns 1 to read again, 0 to wait, -1
- * when the channel was closed. */
-static int channel_round(struct channel *ch)
+/* One read, serve, respond cycle. Returns the bytes read (0: nothing to
+ * read) with *full set when they filled the inbox, or -1 when the channel
+ * was closed. ch->waiting_to_write tells whether the responses wait for
+ * room. */
+static ssize_t channel_round(struct channel *ch, bool *full)
 {
 	size_t room = CHANNEL_IN_BYTES - ch->in_len;
 	ssize_t n;
 	size_t used;
 	int sent;
 
-	n = recv(ch->fd, ch->in + ch->in_len, room, 0);
+	*full = false;
+	n = recv(ch->fd, ch->in + ch->in_len, room, MSG_DONTWAIT);
 	if (n == 0) {
 		channel_close(ch, "peer closed");
 		return -1;
 	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
-			return errno == EINTR;
+			return 0;
 		channel_close(ch, strerror(errno));
 		return -1;
 	}
@@ -337,17 +343,32 @@ static int channel_round(struct channel *ch)
 		channel_close(ch, strerror(errno));
 		return -1;
 	}
-	if (sent == 0) {
+	if (sent == 0)
 		channel_wait_writable(ch, true);
-		return 0;
+	*full = (size_t)n == room;
+	return n;
+}
+
+int channel_poll(struct channel *ch)
+{
+	bool full;
+	ssize_t n = channel_round(ch, &full);
+
+	if (n < 0)
+		return -1;
+	if (ch->waiting_to_write) {
+		pollset_remove(ch);
+		return -1;
 	}
-	return (size_t)n == room;
+	return n > 0;
 }
 
 static void channel_on_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct channel *ch = arg;
 	unsigned int round;
+	bool full = true, served = false;
+	ssize_t n;
 	int rc;
 
 	if (ch->waiting_to_write) {
@@ -358,9 +379,14 @@ static void channel_on_event(evutil_socket_t fd, short what, void *arg)
 			channel_wait_writable(ch, false);
 		return;
 	}
-	for (round = 0; round < CHANNEL_ROUNDS; round++) {
-		rc = channel_round(ch);
-		if (rc <= 0)
+	for (round = 0; round < CHANNEL_ROUNDS && full; round++) {
+		n = channel_round(ch, &full);
+		if (n < 0)
+			return;
+		served |= n > 0;
+		if (ch->waiting_to_write)
 			return;
 	}
+	if (served)
+		pollset_touch(ch, ch->polling);
 }

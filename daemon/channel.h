@@ -4,7 +4,9 @@
  * the socketpair whose other end the VMM hands to KVM. Each wake-up reads up
  * to CHANNEL_BATCH frames at once, keeps a partial frame for the next read,
  * hands runs of posted writes to the device as one batch, and writes every
- * response of the wake-up with one write.
+ * response of the wake-up with one write. In poll mode (pollset.h) a
+ * channel that served frames goes on being read without waiting for its
+ * event, for a window after its last frame.
  */
 #ifndef CHANNEL_H
 #define CHANNEL_H
@@ -36,6 +38,11 @@ struct channel_counters {
 struct channel {
 	TAILQ_ENTRY(channel) vm_link;		/* in vm->channels, always */
 	TAILQ_ENTRY(channel) region_link;	/* in region->channels, while open */
+	TAILQ_ENTRY(channel) poll_link;		/* in the poll set, while polling */
+	bool polling;
+	uint64_t poll_deadline;			/* its window ends (pollset_now_ns) */
+	uint64_t poll_window;			/* ns, adapted (pollset.h) */
+	uint64_t poll_last;			/* when it last served frames */
 	struct vm *vm;
 	char region_name[IOREGION_NAME_MAX + 1];
 	struct region *region;			/* NULL while closed */
@@ -78,6 +85,12 @@ unsigned int channel_resume(struct channel *ch, unsigned int in_buf,
 /* Tears the data path down; counters stay. */
 void channel_close(struct channel *ch, const char *why);
 bool channel_is_open(const struct channel *ch);
+
+/* One read of the poll set: serves what the socket holds without
+ * waiting. Returns 1 when frames were served, 0 when there was nothing to
+ * read, -1 when the channel left the poll set (closed, or waiting for room
+ * for its responses). */
+int channel_poll(struct channel *ch);
 
 /* Decodes and serves the frames in buf; exposed for the unit tests.
  * Returns the bytes consumed (whole frames). */

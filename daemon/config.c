@@ -291,6 +291,26 @@ static void config_region_irq(const json_t *obj, const char *where,
 	r->irq = (unsigned int)json_integer_value(v);
 }
 
+/* "poll_us": the region's own polling window. */
+static void config_region_poll(const json_t *obj, const char *where,
+			       struct config_region *r,
+			       struct config_errors *errs)
+{
+	const json_t *v = json_object_get(obj, "poll_us");
+
+	if (!v)
+		return;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > CONFIG_MAX_POLL_US) {
+		config_errors_add(errs,
+				  "%s.poll_us: expected microseconds 0..%d (0: no polling)",
+				  where, CONFIG_MAX_POLL_US);
+		return;
+	}
+	r->has_poll_us = true;
+	r->poll_us = (unsigned int)json_integer_value(v);
+}
+
 /* "input": {"socket": path}: a console socket feeding the device. */
 static void config_region_input(const json_t *obj, const char *where,
 				struct config_region *r,
@@ -334,7 +354,7 @@ int config_region_parse(const json_t *obj, const char *where,
 {
 	static const char *const keys[] = {
 		"name", "device", "bus", "address", "size", "posted_writes",
-		"vms", "options", "comment", "irq", "input", NULL,
+		"vms", "options", "comment", "irq", "input", "poll_us", NULL,
 	};
 	const char *name, *device, *bus;
 	const json_t *v;
@@ -380,6 +400,7 @@ int config_region_parse(const json_t *obj, const char *where,
 	r->options = json_is_object(v) ? json_incref((json_t *)v) : NULL;
 	config_region_irq(obj, where, r, errs);
 	config_region_input(obj, where, r, errs);
+	config_region_poll(obj, where, r, errs);
 	if (errs->count != before)
 		goto fail;
 	if (config_region_range(r, where, errs) < 0 ||
@@ -426,7 +447,7 @@ fail:
 }
 
 /* Equal in meaning: "0x3f8" and 1016 are one address, comments and key
- * order do not count. Options are compared as JSON values, which device
+ * order do not count, nor does poll_us: a reload changes it in place. Options are compared as JSON values, which device
  * options are (numbers and strings, never spelled two ways). */
 bool config_region_equal(const struct config_region *a,
 			 const struct config_region *b)
@@ -628,6 +649,7 @@ static const struct config_limit config_limits[] = {
 	{ "hello_timeout_ms", offsetof(struct config, hello_timeout_ms), 10,
 	  3600000 },
 	{ "max_strikes", offsetof(struct config, max_strikes), 1, 1000 },
+	{ "poll_us", offsetof(struct config, poll_us), 0, CONFIG_MAX_POLL_US },
 };
 
 #define CONFIG_NLIMITS (sizeof(config_limits) / sizeof(config_limits[0]))
@@ -724,6 +746,7 @@ static struct config *config_from_json(const json_t *root,
 	cfg->max_pending = CONFIG_MAX_PENDING;
 	cfg->hello_timeout_ms = CONFIG_HELLO_TIMEOUT_MS;
 	cfg->max_strikes = 8;
+	cfg->poll_us = CONFIG_POLL_US;
 	config_known_keys(root, "(root)", keys, errs);
 	if ((v = json_object_get(root, "daemon")))
 		config_parse_daemon(cfg, v, errs);

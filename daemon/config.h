@@ -28,6 +28,8 @@ struct config_region {
 	bool has_irq;
 	unsigned int irq;	/* the VMs' interrupt line ("irq") */
 	char *input_socket;	/* console socket ("input"), or NULL */
+	bool has_poll_us;	/* else the daemon's poll_us applies */
+	unsigned int poll_us;	/* polling window after a frame, 0: off */
 };
 
 struct config_access {
@@ -48,6 +50,10 @@ struct config_access {
 #define CONFIG_MAX_CLIENTS_PER_UID 512
 #define CONFIG_MAX_PENDING 64
 #define CONFIG_HELLO_TIMEOUT_MS 5000
+/* Poll mode (channel.h): how long a channel is polled after its last
+ * frame, in microseconds; 0 turns it off. */
+#define CONFIG_POLL_US 0
+#define CONFIG_MAX_POLL_US 1000
 
 struct config {
 	unsigned int max_clients;
@@ -55,6 +61,7 @@ struct config {
 	unsigned int max_pending;	/* connections before hello */
 	unsigned int hello_timeout_ms;
 	unsigned int max_strikes;
+	unsigned int poll_us;		/* regions without their own */
 	bool verbose;
 	struct config_access *access;
 	unsigned int naccess;

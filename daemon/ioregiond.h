@@ -15,6 +15,7 @@
 #include "log.h"
 #include "notify.h"
 
+struct channel;
 struct region;
 struct vm;
 struct session;
@@ -23,6 +24,7 @@ struct stateslot;
 TAILQ_HEAD(region_list, region);
 TAILQ_HEAD(vm_list, vm);
 TAILQ_HEAD(session_list, session);
+TAILQ_HEAD(channel_list, channel);
 
 /* Daemon-wide counters, reported by Stats under these names. */
 #define IOREGIOND_COUNTERS(X)                                             \
@@ -38,7 +40,10 @@ TAILQ_HEAD(session_list, session);
 	X(regions_opened)                                                 \
 	X(regions_closed)                                                 \
 	X(restarts)		/* starts that took a saved state back */ \
-	X(state_errors)		/* saved states refused or not saved */
+	X(state_errors)		/* saved states refused or not saved */ \
+	X(poll_hits)		/* reads in a poll window that had frames */ \
+	X(poll_misses)		/* poll windows that ran out: back to events */ \
+	X(poll_preempted)	/* poll turns another task wanted the CPU in */
 
 struct ioregiond_counters {
 #define IOREGIOND_COUNTER(name) uint64_t name;
@@ -67,6 +72,9 @@ struct ioregiond {
 	struct event *ev_save;		/* saves the daemon's state, see restart.h */
 	struct stateslot *state;	/* the daemon's, while the store is on */
 	struct log_ratelimit refusals;	/* access refusals logged */
+	int poll_us;			/* --poll-us, or -1: the config's */
+	struct channel_list polling;	/* the poll set, see pollset.h */
+	struct event *ev_poll;		/* serves it, while it has channels */
 };
 
 /* Sessions, channels or interrupt lines came or went: the daemon's saved

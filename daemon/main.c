@@ -2,6 +2,7 @@
 /* ioregiond: serves MMIO/PIO regions of many VMs over the ioregion protocol. */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,12 +13,14 @@
 #include "control_io.h"
 #include "ioregiond.h"
 #include "log.h"
+#include "pollset.h"
 #include "restart.h"
 #include "server.h"
 
 struct main_options {
 	const char *config_path;
 	const char *socket_path;
+	int poll_us;		/* -1: the config's */
 	bool check_config;
 	bool verbose;
 };
@@ -32,6 +35,9 @@ static void main_usage(FILE *out)
 		"      --check-config       validate the config, print every error, exit\n"
 		"  -s, --socket PATH        control socket when not socket-activated\n"
 		"                           (default " IOREGION_DEFAULT_SOCKET ")\n"
+		"      --poll-us N          poll busy channels for N microseconds\n"
+		"                           after their last frame (0: off), for every\n"
+		"                           region without its own poll_us\n"
 		"  -v, --verbose            log debug messages\n"
 		"      --print-capabilities print what this build supports as JSON\n"
 		"  -V, --version            print the version\n"
@@ -69,14 +75,33 @@ static int main_print_capabilities(void)
 	return EXIT_SUCCESS;
 }
 
+/* --poll-us: microseconds, in the range of the config's poll_us. */
+static int main_poll_us(const char *arg, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (!*arg || *end || errno || v < 0 || v > CONFIG_MAX_POLL_US) {
+		fprintf(stderr,
+			"ioregiond: --poll-us: '%s' is not microseconds 0..%d\n",
+			arg, CONFIG_MAX_POLL_US);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 static int main_parse(int argc, char **argv, struct main_options *o)
 {
-	enum { OPT_CHECK = 256, OPT_CAPS };
+	enum { OPT_CHECK = 256, OPT_CAPS, OPT_POLL };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "socket", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "poll-us", required_argument, NULL, OPT_POLL },
 		{ "print-capabilities", no_argument, NULL, OPT_CAPS },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -90,6 +115,10 @@ static int main_parse(int argc, char **argv, struct main_options *o)
 		case 's': o->socket_path = optarg; break;
 		case 'v': o->verbose = true; break;
 		case OPT_CHECK: o->check_config = true; break;
+		case OPT_POLL:
+			if (main_poll_us(optarg, &o->poll_us) < 0)
+				return -1;
+			break;
 		case OPT_CAPS: exit(main_print_capabilities());
 		case 'V': printf("ioregiond %s\n", PACKAGE_VERSION); exit(0);
 		case 'h': main_usage(stdout); exit(0);
@@ -119,7 +148,10 @@ static struct config *main_load(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct main_options o = { .socket_path = IOREGION_DEFAULT_SOCKET };
+	struct main_options o = {
+		.socket_path = IOREGION_DEFAULT_SOCKET,
+		.poll_us = -1,
+	};
 	struct ioregiond d = { 0 };
 	struct config_errors errs = { 0 };
 	struct config *cfg;
@@ -149,6 +181,9 @@ int main(int argc, char **argv)
 		log_fatal("cannot create the event loop");
 	d.config_path = o.config_path;
 	d.notify = server_notify;
+	d.poll_us = o.poll_us;
+	if (pollset_init(&d) < 0)
+		log_fatal("cannot create the poll set: %s", strerror(errno));
 	TAILQ_INIT(&d.regions);
 	TAILQ_INIT(&d.vms);
 	TAILQ_INIT(&d.sessions);
@@ -161,6 +196,7 @@ int main(int argc, char **argv)
 	}
 	rc = server_run(&d, o.socket_path);
 	restart_free(&d);
+	pollset_free(&d);
 	config_free(d.config);
 	event_base_free(d.base);
 	return rc;

@@ -63,6 +63,14 @@ static bool regionset_keeps(struct ioregiond *d, const struct config_region *c)
 	return old && !old->plugged && config_region_equal(&old->cfg, c);
 }
 
+/* What a kept region takes from the new config: the settings that are
+ * not part of config_region_equal. */
+static void regionset_update(struct region *r, const struct config_region *c)
+{
+	r->cfg.has_poll_us = c->has_poll_us;
+	r->cfg.poll_us = c->poll_us;
+}
+
 int regionset_apply(struct ioregiond *d, struct config *cfg,
 		    struct config_errors *errs)
 {
@@ -89,8 +97,9 @@ int regionset_apply(struct ioregiond *d, struct config *cfg,
 
 		next = TAILQ_NEXT(r, link);
 		for (i = 0; !r->plugged && i < cfg->nregions; i++)
-			if (strcmp(cfg->regions[i].name, r->cfg.name) == 0)
-				kept = regionset_keeps(d, &cfg->regions[i]);
+			if (strcmp(cfg->regions[i].name, r->cfg.name) == 0 &&
+			    (kept = regionset_keeps(d, &cfg->regions[i])))
+				regionset_update(r, &cfg->regions[i]);
 		if (!r->plugged && !kept)
 			regionset_remove(r);
 	}

@@ -33,7 +33,8 @@ static int access_do(const struct ioregion_region *r, uint64_t offset,
 	rc = frame_send(r->fd, &cmd, sizeof(cmd));
 	if (rc < 0 || posted)
 		return rc;
-	rc = frame_recv_resp(r->fd, &resp, ACCESS_REPLY_TIMEOUT_MS);
+	rc = frame_recv_resp(r->fd, &resp, ACCESS_REPLY_TIMEOUT_MS,
+			     frame_spin_default_us(), NULL);
 	if (rc == 0 && !write)
 		*value = resp.data & ioregion_size_mask(size);
 	return rc;

@@ -154,6 +154,22 @@ void ioregion_vm_foreach(const struct ioregion_vm *vm,
  * batched through it. Call before ioregion_vm_register_all. */
 void ioregion_vm_set_coalesced_ring(struct ioregion_vm *vm, void *ring);
 
+/*
+ * After forwarding an access that waits for its answer, the calling thread
+ * reads for the response without blocking for up to this many
+ * microseconds before it sleeps: a daemon in poll mode (ioregiond.json(5)
+ * poll_us) usually answers within a few, and a vCPU thread that did not
+ * sleep needs no wake-up. It costs the vCPU thread's CPU for at most that
+ * long per access. A spin that finds its thread was taken off the CPU
+ * (another task wanted it, perhaps the daemon) stops, and the VM's next
+ * 256 accesses do not spin. The default is $IOREGION_SPIN_US when that is a number
+ * 0..IOREGION_SPIN_MAX_US, else IOREGION_SPIN_DEFAULT_US; it applies to
+ * ioregion_region_read/write too. Returns 0, or -EINVAL above the maximum.
+ */
+#define IOREGION_SPIN_DEFAULT_US 0
+#define IOREGION_SPIN_MAX_US 1000
+int ioregion_vm_set_spin_us(struct ioregion_vm *vm, unsigned int us);
+
 /* After KVM_RUN returns: flushes queued posted writes, then completes a
  * KVM_EXIT_MMIO or KVM_EXIT_IO that belongs to a fallback region. Returns 1
  * when handled, 0 when the exit is not ours, or a negative errno (the

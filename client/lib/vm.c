@@ -19,6 +19,9 @@
 
 /* A daemon that neither answers nor closes within this is treated as gone. */
 #define VM_REPLY_TIMEOUT_MS 10000
+/* Accesses that do not spin after a spin was preempted: on a host whose
+ * CPUs are all busy, spinning takes the CPU from the daemon. */
+#define VM_SPIN_PAUSE 256
 /* Frames per write when flushing the coalesced ring. */
 #define VM_FLUSH_BATCH 64
 
@@ -39,6 +42,8 @@ struct ioregion_vm {
 	struct kvm_coalesced_mmio_ring *ring;
 	unsigned int ring_max;
 	pthread_mutex_t ring_lock;
+	unsigned int spin_us;		/* see ioregion_vm_set_spin_us */
+	unsigned int spin_pause;	/* accesses left without spinning */
 };
 
 /*
@@ -71,6 +76,7 @@ int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
 	vm->vm_fd = kvm_vm_fd;
 	vm->kernel = !(flags & IOREGION_VM_FORCE_FALLBACK) &&
 		     vm_kernel_has_ioregionfd(kvm_vm_fd);
+	vm->spin_us = frame_spin_default_us();
 	pthread_rwlock_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->ring_lock, NULL);
 	*out = vm;
@@ -80,6 +86,14 @@ int ioregion_vm_new(struct ioregion_client *c, int kvm_vm_fd,
 bool ioregion_vm_kernel_capable(const struct ioregion_vm *vm)
 {
 	return vm_kernel_has_ioregionfd(vm->vm_fd);
+}
+
+int ioregion_vm_set_spin_us(struct ioregion_vm *vm, unsigned int us)
+{
+	if (us > IOREGION_SPIN_MAX_US)
+		return -EINVAL;
+	__atomic_store_n(&vm->spin_us, us, __ATOMIC_RELAXED);
+	return 0;
 }
 
 void ioregion_vm_set_coalesced_ring(struct ioregion_vm *vm, void *ring)
@@ -273,13 +287,28 @@ static struct vm_region *vm_lookup(struct ioregion_vm *vm,
 	return NULL;
 }
 
+/* The spin of this access: none for a while after a preempted one. The
+ * pause is counted down loosely: vCPU threads race on it harmlessly. */
+static unsigned int vm_spin_us(struct ioregion_vm *vm)
+{
+	unsigned int pause = __atomic_load_n(&vm->spin_pause, __ATOMIC_RELAXED);
+
+	if (pause) {
+		__atomic_store_n(&vm->spin_pause, pause - 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return __atomic_load_n(&vm->spin_us, __ATOMIC_RELAXED);
+}
+
 /* One access of 1, 2, 4 or 8 bytes on a fallback region. */
-static int vm_access(struct vm_region *vr, uint64_t addr, unsigned int size,
-		     bool write, uint8_t *data)
+static int vm_access(struct ioregion_vm *vm, struct vm_region *vr,
+		     uint64_t addr, unsigned int size, bool write,
+		     uint8_t *data)
 {
 	bool posted = write && (vr->r.flags & IOREGION_REGION_POSTED_WRITES);
 	struct ioregion_cmd cmd;
 	struct ioregion_resp resp;
+	bool preempted = false;
 	uint64_t value = 0;
 	int rc;
 
@@ -291,24 +320,29 @@ static int vm_access(struct vm_region *vr, uint64_t addr, unsigned int size,
 	pthread_mutex_lock(&vr->io_lock);
 	rc = frame_send(vr->r.fd, &cmd, sizeof(cmd));
 	if (rc == 0 && !posted)
-		rc = frame_recv_resp(vr->r.fd, &resp, VM_REPLY_TIMEOUT_MS);
+		rc = frame_recv_resp(vr->r.fd, &resp, VM_REPLY_TIMEOUT_MS,
+				     vm_spin_us(vm), &preempted);
 	pthread_mutex_unlock(&vr->io_lock);
+	if (preempted)
+		__atomic_store_n(&vm->spin_pause, VM_SPIN_PAUSE,
+				 __ATOMIC_RELAXED);
 	if (rc == 0 && !write)
 		memcpy(data, &resp.data, size);
 	return rc;
 }
 
 /* KVM hands over 1..8 bytes; sizes the protocol lacks go byte by byte. */
-static int vm_access_any(struct vm_region *vr, uint64_t addr,
-			 unsigned int len, bool write, uint8_t *data)
+static int vm_access_any(struct ioregion_vm *vm, struct vm_region *vr,
+			 uint64_t addr, unsigned int len, bool write,
+			 uint8_t *data)
 {
 	unsigned int i;
 	int rc = 0;
 
 	if (ioregion_size_exp(len) >= 0)
-		return vm_access(vr, addr, len, write, data);
+		return vm_access(vm, vr, addr, len, write, data);
 	for (i = 0; i < len && rc == 0; i++)
-		rc = vm_access(vr, addr + i, 1, write, data + i);
+		rc = vm_access(vm, vr, addr + i, 1, write, data + i);
 	return rc;
 }
 
@@ -389,7 +423,7 @@ static int vm_handle_mmio(struct ioregion_vm *vm, struct kvm_run *run)
 
 	if (!vr)
 		return 0;
-	rc = vm_access_any(vr, run->mmio.phys_addr, run->mmio.len,
+	rc = vm_access_any(vm, vr, run->mmio.phys_addr, run->mmio.len,
 			   run->mmio.is_write, run->mmio.data);
 	return rc < 0 ? rc : 1;
 }
@@ -406,7 +440,7 @@ static int vm_handle_pio(struct ioregion_vm *vm, struct kvm_run *run)
 	if (!vr)
 		return 0;
 	for (i = 0; i < run->io.count && rc == 0; i++)
-		rc = vm_access_any(vr, run->io.port, run->io.size,
+		rc = vm_access_any(vm, vr, run->io.port, run->io.size,
 				   run->io.direction == KVM_EXIT_IO_OUT,
 				   data + (size_t)i * run->io.size);
 	return rc < 0 ? rc : 1;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "pollset.h"
 #include "region.h"
 #include "regionset.h"
 #include "vm.h"
@@ -55,6 +56,8 @@ static void fuzz_channel_init(void)
 	if (!cfg)
 		abort();
 	fuzz_d.base = event_base_new();
+	if (pollset_init(&fuzz_d) < 0)
+		abort();
 	TAILQ_INIT(&fuzz_d.regions);
 	TAILQ_INIT(&fuzz_d.vms);
 	TAILQ_INIT(&fuzz_d.sessions);

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pollset.h"
 #include "region.h"
 #include "regionset.h"
 #include "session.h"
@@ -94,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!fuzz_d.base) {
 		fuzz_d.base = event_base_new();
+		if (pollset_init(&fuzz_d) < 0)
+			abort();
 		TAILQ_INIT(&fuzz_d.regions);
 		TAILQ_INIT(&fuzz_d.vms);
 		TAILQ_INIT(&fuzz_d.sessions);

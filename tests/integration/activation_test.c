@@ -62,7 +62,9 @@ static void activation_start(struct activation *a, const char *config)
 		execlp("systemd-socket-activate", "systemd-socket-activate",
 		       "--seqpacket", "-l", a->socket, "-E", env,
 		       harness_binary(), "-v", config ? "-c" : "-v",
-		       config ? a->config : "-v", (char *)NULL);
+		       config ? a->config : "-v",
+		       harness_poll_arg() ? harness_poll_arg() : "-v",
+		       (char *)NULL);
 		_exit(127);
 	}
 }

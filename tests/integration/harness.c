@@ -72,10 +72,22 @@ void harness_child_log(const char *path, int extra_flags)
 	close(log);
 }
 
+const char *harness_poll_arg(void)
+{
+	static char arg[64];
+	const char *us = getenv("IOREGIOND_TEST_POLL_US");
+
+	if (!us || !*us)
+		return NULL;
+	snprintf(arg, sizeof(arg), "--poll-us=%s", us);
+	return arg;
+}
+
 void harness_launch(struct harness_daemon *hd)
 {
 	bool with_config = access(hd->config, F_OK) == 0;
-	int i;
+	const char *argv[8];
+	int i, argc = 0;
 
 	hd->pid = fork();
 	assert_true(hd->pid >= 0);
@@ -85,12 +97,18 @@ void harness_launch(struct harness_daemon *hd)
 			dup2(hd->stderr_fd, STDERR_FILENO);
 		if (hd->stdout_fd >= 0)
 			dup2(hd->stdout_fd, STDOUT_FILENO);
-		if (with_config)
-			execl(harness_binary(), "ioregiond", "-v", "-s",
-			      hd->socket, "-c", hd->config, (char *)NULL);
-		else
-			execl(harness_binary(), "ioregiond", "-v", "-s",
-			      hd->socket, (char *)NULL);
+		argv[argc++] = "ioregiond";
+		argv[argc++] = "-v";
+		argv[argc++] = "-s";
+		argv[argc++] = hd->socket;
+		if (with_config) {
+			argv[argc++] = "-c";
+			argv[argc++] = hd->config;
+		}
+		if (harness_poll_arg())
+			argv[argc++] = harness_poll_arg();
+		argv[argc] = NULL;
+		execv(harness_binary(), (char *const *)argv);
 		_exit(127);
 	}
 	/* Generous: a sanitizer build on a busy machine loads a config of

@@ -24,6 +24,9 @@ struct harness_daemon {
 
 /* The ioregiond under test: $IOREGIOND, else ./ioregiond. */
 const char *harness_binary(void);
+/* "--poll-us=N" when $IOREGIOND_TEST_POLL_US is N (scripts/check's poll
+ * tier runs every test with poll mode on), else NULL. */
+const char *harness_poll_arg(void);
 /* In a forked child: stdout and stderr to the file PATH, opened for writing
  * with O_CREAT and EXTRA_FLAGS (O_TRUNC or O_APPEND). */
 void harness_child_log(const char *path, int extra_flags);

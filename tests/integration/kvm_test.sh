@@ -60,7 +60,10 @@ JSON
 }
 
 start_daemon() {
-	"$build/ioregiond" -c "$tmp/config.json" -s "$sock" 2>>"$tmp/daemon.log" &
+	# scripts/check's poll tier: every test with poll mode on
+	"$build/ioregiond" -c "$tmp/config.json" -s "$sock" \
+		${IOREGIOND_TEST_POLL_US:+--poll-us="$IOREGIOND_TEST_POLL_US"} \
+		2>>"$tmp/daemon.log" &
 	daemon_pid=$!
 	for _ in $(seq 100); do
 		"$ctl" -s "$sock" status >/dev/null 2>&1 && return 0

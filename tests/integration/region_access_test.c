@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ioregion_region_read/write, the accesses a VMM that dispatches MMIO
- * itself (QEMU under TCG) makes, against the real ioregiond.
+ * itself (QEMU under TCG) makes, against the real ioregiond; with
+ * IOREGION_SPIN_US set, so every answer is first looked for by spinning
+ * (and the daemon going away is seen while spinning too).
  */
 #include "autoconfig.h"
 
@@ -53,11 +55,35 @@ static void test_read_write_and_daemon_gone(void **state)
 	ioregion_client_free(c);
 }
 
+/* The VMM's spin is bounded: more than IOREGION_SPIN_MAX_US is refused. */
+static void test_spin_bound(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *c;
+	struct ioregion_vm *vm;
+
+	(void)state;
+	harness_start(&hd, NULL);
+	c = harness_connect(&hd, "vm0");
+	/* No KVM VM: the fd only has to fail KVM's ioctls. */
+	assert_int_equal(ioregion_vm_new(c, -1, 0, &vm), 0);
+	assert_int_equal(ioregion_vm_set_spin_us(vm, IOREGION_SPIN_MAX_US), 0);
+	assert_int_equal(ioregion_vm_set_spin_us(vm, IOREGION_SPIN_MAX_US + 1),
+			 -EINVAL);
+	assert_int_equal(ioregion_vm_set_spin_us(vm, 0), 0);
+	ioregion_vm_free(vm);
+	ioregion_client_free(c);
+	harness_stop(&hd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_write_and_daemon_gone),
+		cmocka_unit_test(test_spin_bound),
 	};
+
+	setenv("IOREGION_SPIN_US", "200", 1);
 
 	return cmocka_run_group_tests_name("region_access", tests, NULL, NULL);
 }

@@ -168,7 +168,8 @@ static void rt_child_fds(struct rt *t)
 
 static void rt_launch(struct rt *t)
 {
-	int i;
+	const char *argv[8];
+	int i, argc = 0;
 
 	t->ready = false;
 	t->pid = fork();
@@ -177,12 +178,17 @@ static void rt_launch(struct rt *t)
 		harness_child_log(t->log, O_APPEND);
 		setenv("NOTIFY_SOCKET", t->notify, 1);
 		rt_child_fds(t);
-		if (t->config[0])
-			execl(harness_binary(), "ioregiond", "-s", t->socket,
-			      "-c", t->config, (char *)NULL);
-		else
-			execl(harness_binary(), "ioregiond", "-s", t->socket,
-			      (char *)NULL);
+		argv[argc++] = "ioregiond";
+		argv[argc++] = "-s";
+		argv[argc++] = t->socket;
+		if (t->config[0]) {
+			argv[argc++] = "-c";
+			argv[argc++] = t->config;
+		}
+		if (harness_poll_arg())
+			argv[argc++] = harness_poll_arg();
+		argv[argc] = NULL;
+		execv(harness_binary(), (char *const *)argv);
 		_exit(127);
 	}
 	for (i = 0; i < 100 && !t->ready; i++)

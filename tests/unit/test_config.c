@@ -290,6 +290,35 @@ static void test_unopenable_file(void **state)
 	config_errors_clear(&errs);
 }
 
+/* poll_us: per region and daemon-wide, in range, reloaded in place. */
+static void test_poll_us(void **state)
+{
+	struct config *cfg, *other;
+
+	(void)state;
+	cfg = config_ok(REGION(""));
+	assert_false(cfg->regions[0].has_poll_us);
+	assert_int_equal(cfg->poll_us, CONFIG_POLL_US);
+	config_free(cfg);
+	cfg = config_ok(REGION(", \"poll_us\": 1000"));
+	assert_true(cfg->regions[0].has_poll_us);
+	assert_int_equal(cfg->regions[0].poll_us, 1000);
+	other = config_ok(REGION(""));
+	/* A reload that changes only poll_us keeps the region. */
+	assert_true(config_region_equal(&cfg->regions[0], &other->regions[0]));
+	config_free(other);
+	config_free(cfg);
+	cfg = config_ok("{\"daemon\": {\"poll_us\": 0}, \"regions\": []}");
+	assert_int_equal(cfg->poll_us, 0);
+	config_free(cfg);
+	config_refused(REGION(", \"poll_us\": 1001"),
+		       "regions[0].poll_us: expected microseconds 0..1000");
+	config_refused(REGION(", \"poll_us\": -1"), "regions[0].poll_us");
+	config_refused(REGION(", \"poll_us\": \"50\""), "regions[0].poll_us");
+	config_refused("{\"daemon\": {\"poll_us\": 5000}, \"regions\": []}",
+		       "daemon.poll_us: must be 0..1000");
+}
+
 static void test_examples_load(void **state)
 {
 	DIR *dir = opendir(EXAMPLES_DIR);
@@ -327,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_region_equality),
 		cmocka_unit_test(test_unopenable_file),
 		cmocka_unit_test(test_examples_load),
+		cmocka_unit_test(test_poll_us),
 		cmocka_unit_test(test_irq_and_input),
 	};
 
