@@ -226,6 +226,16 @@ void region_power_on(struct region *r, unsigned int requester)
 	tpm_backend_power_on(r->tpm, requester);
 }
 
+void region_reset_vm(struct region *r, unsigned int requester)
+{
+	if (r->dev->ops->reset_vm)
+		r->dev->ops->reset_vm(r->dev, requester);
+	else if (r->cfg.nvms == 1)
+		r->dev->ops->reset(r->dev);
+	tpm_backend_power_on(r->tpm, requester);
+	region_save(r);
+}
+
 struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 			  bool plugged, struct config_errors *errs)
 {

@@ -68,6 +68,11 @@ int region_restore(struct region *r, uint64_t user_data, int state_fd,
 /* A VMM opened requester's channel anew: that VM's share of the device
  * (and its TPM) powers on. */
 void region_power_on(struct region *r, unsigned int requester);
+/* requester's VM was reset (a reboot): what of the device is that VM's
+ * goes back to power-on state (the whole device when it is the region's
+ * only VM; the model's reset_vm of a shared one), and its TPM gets
+ * TPM_Init. Saved at once. */
+void region_reset_vm(struct region *r, unsigned int requester);
 /* One of requester's two inboxes in the state memfd (see channel.h); NULL
  * with the fd store off. */
 uint8_t *region_inbox(struct region *r, unsigned int requester,

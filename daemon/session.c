@@ -631,6 +631,35 @@ static void session_stats(struct session *s, uint32_t id,
 	stats_free(reply);
 }
 
+/* Every region of the VM back to power-on state, as its reboot. */
+static void session_reset_vm(struct session *s, uint32_t id,
+			     const Ior__ResetVm *req)
+{
+	struct region *r;
+	unsigned int n = 0, i;
+	char done[96];
+	const char *vm;
+	bool denied;
+
+	vm = session_scope(s, req->vm_name, &denied);
+	if (denied || !vm) {
+		session_refuse(s, id, denied ? EACCES : EINVAL, denied ?
+			       "only admins reset other VMs" :
+			       "name the VM to reset (reset_vm.vm_name)");
+		return;
+	}
+	TAILQ_FOREACH(r, &s->d->regions, link)
+		for (i = 0; i < r->cfg.nvms; i++)
+			if (strcmp(r->cfg.vms[i], vm) == 0) {
+				region_reset_vm(r, i);
+				n++;
+			}
+	log_info("vm %s: reset by %s: %u regions back to power-on state", vm,
+		 s->client_name, n);
+	snprintf(done, sizeof(done), "%u regions reset", n);
+	session_reply_ok(s, id, done);
+}
+
 /* Reload, plug and unplug: admin only; errors carry every config defect. */
 static void session_admin(struct session *s, const Ior__ClientMessage *m)
 {
@@ -689,6 +718,9 @@ static void session_dispatch(struct session *s, const Ior__ClientMessage *m)
 		return;
 	case IOR__CLIENT_MESSAGE__BODY_STATS:
 		session_stats(s, m->id, m->stats);
+		return;
+	case IOR__CLIENT_MESSAGE__BODY_RESET_VM:
+		session_reset_vm(s, m->id, m->reset_vm);
 		return;
 	case IOR__CLIENT_MESSAGE__BODY_RELOAD:
 	case IOR__CLIENT_MESSAGE__BODY_PLUG:

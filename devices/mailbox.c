@@ -81,21 +81,31 @@ static void dev_mailbox_free(struct dev_mailbox *mb)
 	free(mb);
 }
 
+/* One VM's share: its inbox (and what waited in it), its DEST and its
+ * interrupt line; what it sent to others stays theirs. */
+static void dev_mailbox_reset_vm(struct device *dev, unsigned int req)
+{
+	struct dev_mailbox *mb = dev_mailbox(dev);
+	struct mbox_inbox *in;
+
+	if (req >= mb->peers)
+		return;
+	in = &mb->inbox[req];
+	in->head = in->count = 0;
+	in->dest = (req + 1) % mb->peers;
+	in->overflowed = false;
+	in->overflows = 0;
+	device_set_irq(&mb->dev, req, false);
+}
+
 static void dev_mailbox_reset(struct device *dev)
 {
 	struct dev_mailbox *mb = dev_mailbox(dev);
 	unsigned int i;
 
-	for (i = 0; i < mb->peers; i++) {
-		struct mbox_inbox *in = &mb->inbox[i];
-
-		in->head = in->count = 0;
-		in->dest = (i + 1) % mb->peers;
-		in->overflowed = false;
-		in->overflows = 0;
-	}
+	for (i = 0; i < mb->peers; i++)
+		dev_mailbox_reset_vm(dev, i);
 	mb->sent = mb->received = mb->bad_access = 0;
-	device_set_irq(&mb->dev, DEVICE_ALL_REQUESTERS, false);
 }
 
 static struct device *dev_mailbox_create(const json_t *options, uint64_t size,
@@ -352,6 +362,7 @@ const struct device_ops device_mailbox_ops = {
 	.read = dev_mailbox_read,
 	.write = dev_mailbox_write,
 	.reset = dev_mailbox_reset,
+	.reset_vm = dev_mailbox_reset_vm,
 	.destroy = dev_mailbox_destroy,
 	.stats = dev_mailbox_stats,
 	.save = dev_mailbox_save,

@@ -131,6 +131,7 @@ const struct control_capability control_capabilities[] = {
 	{ IOR__CAPABILITY__CAP_PLUG, "plug" },
 	{ IOR__CAPABILITY__CAP_SHARED_DEVICES, "shared-devices" },
 	{ IOR__CAPABILITY__CAP_IRQ, "irq" },
+	{ IOR__CAPABILITY__CAP_RESET, "reset" },
 	{ IOR__CAPABILITY__CAP_NONE, NULL },
 };
 
@@ -197,6 +198,10 @@ const char *control_client_message_check(const Ior__ClientMessage *msg)
 	case IOR__CLIENT_MESSAGE__BODY_UNPLUG:
 		if (!control_name_valid(msg->unplug->name))
 			return "unplug.name is not a valid name";
+		return NULL;
+	case IOR__CLIENT_MESSAGE__BODY_RESET_VM:
+		if (!control_optional_name_valid(msg->reset_vm->vm_name))
+			return "reset_vm.vm_name is not a valid name";
 		return NULL;
 	case IOR__CLIENT_MESSAGE__BODY_PLUG:
 	case IOR__CLIENT_MESSAGE__BODY_OPEN_IRQ:

@@ -190,6 +190,10 @@ static int ctl_command(struct ctl *ctl, int argc, char **argv)
 		rc = ioregion_client_reload(ctl->c);
 		return rc < 0 ? ctl_refused(ctl, "reload", rc) : CTL_OK;
 	}
+	if (!strcmp(cmd, "reset") && argc == 2) {
+		rc = ioregion_client_reset_vm(ctl->c, argv[1]);
+		return rc < 0 ? ctl_refused(ctl, "reset", rc) : CTL_OK;
+	}
 	if (!strcmp(cmd, "unplug") && argc == 2) {
 		rc = ioregion_client_unplug(ctl->c, argv[1]);
 		return rc < 0 ? ctl_refused(ctl, "unplug", rc) : CTL_OK;
@@ -217,6 +221,7 @@ static void ctl_usage(FILE *out)
 		"  plug REGION        add a region: JSON text, a file, or - for stdin\n"
 		"  unplug NAME        remove a region\n"
 		"  reload             re-read the daemon's config\n"
+		"  reset VM           VM's devices back to power-on state (its reboot)\n"
 		"Exit status: 0 done, 1 refused by ioregiond, 2 usage, 3 no daemon.\n");
 }
 

@@ -463,6 +463,17 @@ int ioregion_client_reload(struct ioregion_client *c)
 	return client_call_ok(c, &req);
 }
 
+int ioregion_client_reset_vm(struct ioregion_client *c, const char *vm_name)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__ResetVm reset = IOR__RESET_VM__INIT;
+
+	reset.vm_name = (char *)vm_name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_RESET_VM;
+	req.reset_vm = &reset;
+	return client_call_ok(c, &req);
+}
+
 int ioregion_client_plug(struct ioregion_client *c, const char *region_json)
 {
 	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;

@@ -108,6 +108,10 @@ int ioregion_client_next_event(struct ioregion_client *c,
 int ioregion_client_stats(struct ioregion_client *c, const char *vm_name,
 			  char **json);
 int ioregion_client_reload(struct ioregion_client *c);
+/* The VM rebooted (vm_name, or NULL for the connection's own VM): its view
+ * of its devices goes back to power-on state, its TPMs get TPM_Init. A VMM
+ * calls it on its machine reset. Daemons before 1.2 refuse it. */
+int ioregion_client_reset_vm(struct ioregion_client *c, const char *vm_name);
 int ioregion_client_plug(struct ioregion_client *c, const char *region_json);
 int ioregion_client_unplug(struct ioregion_client *c, const char *name);
 

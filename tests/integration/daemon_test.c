@@ -301,6 +301,47 @@ static void test_shared_mailbox(void **state)
 	ioregion_client_free(c1);
 }
 
+/* ResetVm: vm0's devices go back to power-on state; what vm0 sent into
+ * vm1's inbox of the shared mailbox stays (who may reset whom:
+ * test_access_rules). */
+static void test_reset_vm(void **state)
+{
+	struct harness_daemon *hd = *state;
+	struct ioregion_client *c0 = harness_connect(hd, "vm0");
+	struct ioregion_client *c1 = harness_connect(hd, "vm1");
+	struct ioregion_client *admin = harness_connect(hd, NULL);
+	int ram = harness_open(c0, "ram0"), test = harness_open(c0, "test0");
+	int uart = harness_open(c0, "console0");
+	int m0 = harness_open(c0, "mbox"), m1 = harness_open(c1, "mbox");
+
+	harness_write(ram, 0x100, 8, 0x1122334455667788ull);
+	harness_write(test, 0x10, 4, 0xabcd);
+	harness_write(uart, 7, 1, 0x5a);		/* SCR */
+	harness_write(m0, 0x10, 4, 0x1111);		/* to vm1 */
+	harness_write(m1, 0x10, 4, 0x2222);		/* to vm0 */
+	assert_int_equal(harness_read(m0, 0x24, 4), 1);
+
+	assert_int_equal(ioregion_client_reset_vm(c0, NULL), 0);
+	assert_int_equal(harness_read(ram, 0x100, 8), 0);
+	assert_int_equal(harness_read(test, 0x10, 4), 0);
+	assert_int_equal(harness_read(uart, 7, 1), 0);
+	assert_int_equal(harness_read(m0, 0x24, 4), 0);
+	assert_int_equal(harness_read(m1, 0x24, 4), 1);
+	assert_int_equal(harness_read(m1, 0x18, 4), 0x1111);
+	/* An admin names the VM; without a name there is none to reset. */
+	assert_int_equal(ioregion_client_reset_vm(admin, NULL), -EINVAL);
+	assert_int_equal(ioregion_client_reset_vm(admin, "vm1"), 0);
+
+	close(ram);
+	close(test);
+	close(uart);
+	close(m0);
+	close(m1);
+	ioregion_client_free(c0);
+	ioregion_client_free(c1);
+	ioregion_client_free(admin);
+}
+
 static void test_malformed_control(void **state)
 {
 	struct harness_daemon *hd = *state;
@@ -530,6 +571,9 @@ static void test_access_rules(void **state)
 	c = harness_connect(&hd, "vm0");
 	assert_false(ioregion_client_is_admin(c));
 	assert_int_equal(ioregion_client_reload(c), -EPERM);
+	/* Its own VM only. */
+	assert_int_equal(ioregion_client_reset_vm(c, "vm1"), -EACCES);
+	assert_int_equal(ioregion_client_reset_vm(c, NULL), 0);
 	close(harness_open(c, "a"));
 	ioregion_client_free(c);
 	/* harness_stop needs no admin: SIGTERM. */
@@ -571,6 +615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peer_closes_mid_stream, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_open_twice_busy, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_mailbox, setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_vm, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_control, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_plug_unplug, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_socket_and_second_daemon, setup_default, teardown),

@@ -5,7 +5,7 @@
  * one leaves the other's PCR alone), a guest gets random bytes, a swtpm
  * killed under a VM is started again with the VM's PCRs (counted in
  * swtpm_restarts), and a VMM that opens the region anew (a VM powering
- * on) finds its TPM reset. Skipped where swtpm is not installed.
+ * on) or sends ResetVm (a reboot) finds its TPM reset. Skipped where swtpm is not installed.
  */
 #include "autoconfig.h"
 
@@ -228,6 +228,14 @@ static void test_power_on_resets_only_that_tpm(void **state)
 	close(f->fd[0]);
 	ioregion_client_free(f->c[0]);
 	tpm_attach(f, 0);
+	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
+	tpm_pcr16(f, 0, again);
+	assert_memory_equal(again, zero, 32);
+	tpm_pcr16(f, 1, again);
+	assert_memory_equal(again, p1, 32);
+	/* A reboot without a new VMM (QEMU's system_reset): ResetVm. */
+	tpm_extend(f, 0, 0x11);
+	assert_int_equal(ioregion_client_reset_vm(f->c[0], NULL), 0);
 	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
 	tpm_pcr16(f, 0, again);
 	assert_memory_equal(again, zero, 32);

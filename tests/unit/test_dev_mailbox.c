@@ -134,6 +134,25 @@ static void test_mail_interrupt(void **state)
 	dev->ops->destroy(dev);
 }
 
+/* One VM's reboot empties its own inbox and lowers its line only. */
+static void test_reset_vm_is_one_inbox(void **state)
+{
+	struct devtest_host h;
+	struct device *dev = devtest_new_hosted("mailbox", NULL, 0x40, 2, &h);
+
+	devtest_write(dev, 0, TX, 4, 7);	/* VM 0 -> VM 1 */
+	devtest_write(dev, 1, TX, 4, 8);	/* VM 1 -> VM 0 */
+	assert_true(h.level[0] && h.level[1]);
+	dev->ops->reset_vm(dev, 0);
+	assert_false(h.level[0]);
+	assert_true(h.level[1]);
+	assert_int_equal(devtest_read(dev, 0, DEPTH, 4), 0);
+	assert_int_equal(devtest_read(dev, 1, DEPTH, 4), 1);
+	assert_int_equal(devtest_read(dev, 1, RX, 4), 7);
+	assert_int_equal(devtest_stat(dev, "sent"), 2);
+	dev->ops->destroy(dev);
+}
+
 static void test_restart_keeps_queues(void **state)
 {
 	struct device *dev = devtest_new("mailbox", "{\"depth\": 4}", 0x40, 2);
@@ -164,6 +183,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restart_keeps_queues),
+		cmocka_unit_test(test_reset_vm_is_one_inbox),
 		cmocka_unit_test(test_identity_registers),
 		cmocka_unit_test(test_exchange_both_ways),
 		cmocka_unit_test(test_overflow_is_reported),
