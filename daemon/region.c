@@ -220,6 +220,8 @@ int region_restore(struct region *r, uint64_t user_data, int state_fd,
 
 void region_power_on(struct region *r, unsigned int requester)
 {
+	if (!r->tpm)
+		return;
 	/* The model first: what the backend then answers is stale to it. */
 	if (r->dev->ops->reset_vm)
 		r->dev->ops->reset_vm(r->dev, requester);

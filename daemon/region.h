@@ -65,8 +65,10 @@ void region_save(struct region *r);
  * the device started fresh. */
 int region_restore(struct region *r, uint64_t user_data, int state_fd,
 		   int memory_fd, char *why, size_t whylen);
-/* A VMM opened requester's channel anew: that VM's share of the device
- * (and its TPM) powers on. */
+/* A VMM opened requester's channel anew: a new boot of the VM for a TPM
+ * (TPM_Init; PCRs must not outlive a boot). Other devices keep their
+ * state across VMM restarts, as they do across daemon restarts; a VMM
+ * resets them with ResetVm (region_reset_vm). */
 void region_power_on(struct region *r, unsigned int requester);
 /* requester's VM was reset (a reboot): what of the device is that VM's
  * goes back to power-on state (the whole device when it is the region's
