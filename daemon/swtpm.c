@@ -413,27 +413,23 @@ int swtpm_get_blob(struct swtpm *t, uint32_t type, uint8_t **blob,
 int swtpm_set_blob(struct swtpm *t, uint32_t type, const uint8_t *blob,
 		   size_t len)
 {
-	struct timespec deadline;
-	uint8_t req[12], res[4];
+	uint32_t res;
+	uint8_t *req;
 	int rc;
 
-	if (len > UINT32_MAX)
+	if (len > UINT32_MAX - 12)
 		return -EFBIG;
-	swtpm_put_be32(req, SWTPM_CMD_SET_STATEBLOB);
-	swtpm_put_be32(req + 4, 0);
-	swtpm_put_be32(req + 8, type);
-	swtpm_deadline(&deadline, SWTPM_CTRL_TIMEOUT_MS);
-	rc = swtpm_write_all(t->ctrl_fd, req, sizeof(req), &deadline);
-	if (rc == 0) {
-		swtpm_put_be32(req, (uint32_t)len);
-		rc = swtpm_write_all(t->ctrl_fd, req, 4, &deadline);
-	}
-	if (rc == 0)
-		rc = swtpm_write_all(t->ctrl_fd, blob, len, &deadline);
-	if (rc == 0)
-		rc = swtpm_read_all(t->ctrl_fd, res, sizeof(res), &deadline);
-	if (rc == 0 && swtpm_get_be32(res) != 0)
-		rc = -EPROTO;
+	/* state_flags, type, length, then the blob, in one request. */
+	req = malloc(12 + len);
+	if (!req)
+		return -ENOMEM;
+	swtpm_put_be32(req, 0);
+	swtpm_put_be32(req + 4, type);
+	swtpm_put_be32(req + 8, (uint32_t)len);
+	memcpy(req + 12, blob, len);
+	rc = swtpm_ctrl(t, SWTPM_CMD_SET_STATEBLOB, req, 12 + len, NULL, 0,
+			&res);
+	free(req);
 	return rc;
 }
 

@@ -107,10 +107,20 @@ static void tpm_vm_drop_blob(struct tpm_vm *vm, unsigned int which)
 
 /* Tears a dead or stuck swtpm down and schedules a new one; the command
  * it had not answered stays first in the queue and is sent again. */
+/* Starts the swtpm again once the current backoff has passed, and
+ * doubles the next one (up to TPM_BACKEND_BACKOFF_MAX). */
+static void tpm_vm_retry(struct tpm_vm *vm)
+{
+	struct timeval tv = { (time_t)vm->backoff, 0 };
+
+	vm->backoff = vm->backoff ? vm->backoff * 2 : 1;
+	if (vm->backoff > TPM_BACKEND_BACKOFF_MAX)
+		vm->backoff = TPM_BACKEND_BACKOFF_MAX;
+	evtimer_add(vm->start_ev, &tv);
+}
+
 static void tpm_vm_down(struct tpm_vm *vm, const char *what, int err)
 {
-	struct timeval tv = { 0, 0 };
-
 	tpm_vm_log(vm, LOG_WARNING, what, err);
 	event_del(vm->data_ev);
 	event_del(vm->ctrl_ev);
@@ -118,11 +128,7 @@ static void tpm_vm_down(struct tpm_vm *vm, const char *what, int err)
 	vm->up = false;
 	vm->busy = false;
 	vm->restarts++;
-	tv.tv_sec = vm->backoff;
-	vm->backoff = vm->backoff ? vm->backoff * 2 : 1;
-	if (vm->backoff > TPM_BACKEND_BACKOFF_MAX)
-		vm->backoff = TPM_BACKEND_BACKOFF_MAX;
-	evtimer_add(vm->start_ev, &tv);
+	tpm_vm_retry(vm);
 }
 
 static int tpm_mkdirs(char *path)
@@ -195,7 +201,6 @@ static int tpm_vm_start(struct tpm_vm *vm)
 static void tpm_vm_start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tpm_vm *vm = arg;
-	struct timeval tv = { 0, 0 };
 	int rc;
 
 	(void)fd;
@@ -204,10 +209,10 @@ static void tpm_vm_start_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc < 0) {
 		vm->start_failures++;
 		tpm_vm_log(vm, LOG_ERR, "cannot start", rc);
-		tv.tv_sec = vm->backoff ? vm->backoff : 1;
-		vm->backoff = tv.tv_sec * 2 > TPM_BACKEND_BACKOFF_MAX ?
-			      TPM_BACKEND_BACKOFF_MAX : tv.tv_sec * 2;
-		evtimer_add(vm->start_ev, &tv);
+		/* A start that failed waits at least a second. */
+		if (!vm->backoff)
+			vm->backoff = 1;
+		tpm_vm_retry(vm);
 		return;
 	}
 	tpm_vm_kick(vm);
