@@ -474,17 +474,18 @@ static int rt_tis_write(void *ctx, uint64_t off, unsigned int size,
 /* PCR 16 of the TPM behind io, after extending it with b (b 0: none). */
 static void rt_tpm_pcr16(const struct tis_io *io, uint8_t b, uint8_t *pcr)
 {
-	uint8_t cmd[128], resp[4096];
+	uint8_t cmd[TPM_PCR16_EXTEND_LEN], digest[32], resp[4096];
 	long n;
 
 	if (b) {
-		n = tis_transmit(io, cmd, tis_cmd_pcr16_extend(cmd, b), resp,
-				 sizeof(resp), 60000);
-		assert_true(n >= 10 && tis_rc(resp) == 0);
+		memset(digest, b, sizeof(digest));
+		n = tis_transmit(io, cmd, tpm_cmd_pcr16_extend(cmd, digest),
+				 resp, sizeof(resp), 60000);
+		assert_true(n >= 10 && tpm_rc(resp) == 0);
 	}
-	n = tis_transmit(io, tis_cmd_pcr16_read, sizeof(tis_cmd_pcr16_read),
+	n = tis_transmit(io, tpm_cmd_pcr16_read, sizeof(tpm_cmd_pcr16_read),
 			 resp, sizeof(resp), 60000);
-	assert_true(n >= 42 && tis_rc(resp) == 0);
+	assert_true(n >= 42 && tpm_rc(resp) == 0);
 	memcpy(pcr, resp + n - 32, 32);
 }
 
@@ -517,7 +518,7 @@ static void test_tpm_keeps_its_pcrs(void **state)
 						 &c), 0);
 	tpm = harness_open(c, "tpm0");
 	io.ctx = &tpm;
-	assert_true(tis_transmit(&io, tis_cmd_startup, sizeof(tis_cmd_startup),
+	assert_true(tis_transmit(&io, tpm_cmd_startup, sizeof(tpm_cmd_startup),
 				 resp, sizeof(resp), 60000) == 10);
 	rt_tpm_pcr16(&io, 0x77, pcr);
 	assert_memory_not_equal(pcr, zero, 32);

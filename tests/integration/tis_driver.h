@@ -6,7 +6,7 @@
  * polled, the response read, commandReady again. The registers are
  * reached through callbacks (a region fd, or a model called directly),
  * so the integration tests, the systemd tier's client and the unit tests
- * drive the model the same way. Plus the few TPM 2.0 commands they use.
+ * drive the model the same way.
  */
 #ifndef TIS_DRIVER_H
 #define TIS_DRIVER_H
@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+
+#include "tpm_commands.h"
 
 #define TIS_ACCESS 0x00
 #define TIS_STS 0x18
@@ -85,12 +87,6 @@ static inline int tis_locality0(const struct tis_io *io)
 	return -1;
 }
 
-static inline uint32_t tis_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 static inline int tis_send(const struct tis_io *io, const uint8_t *cmd,
 			   size_t len)
 {
@@ -139,50 +135,13 @@ static inline long tis_transmit(const struct tis_io *io, const uint8_t *cmd,
 			return -1;
 		resp[i++] = (uint8_t)v;
 		if (i == 6)
-			size = tis_be32(resp + 2);
+			size = tpm_be32(resp + 2);
 	}
 	if (io->read(io->ctx, TIS_STS, 4, &v) < 0 || (v & TIS_STS_DATA))
 		return -1;
 	if (io->write(io->ctx, TIS_STS, 1, TIS_STS_READY) < 0)
 		return -1;
 	return (long)size;
-}
-
-/* The response code of a response. */
-static inline uint32_t tis_rc(const uint8_t *resp)
-{
-	return tis_be32(resp + 6);
-}
-
-/* TPM2_Startup(CLEAR). */
-static const uint8_t tis_cmd_startup[] = {
-	0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0,
-};
-/* TPM2_GetRandom(32). */
-static const uint8_t tis_cmd_get_random[] = {
-	0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, 32,
-};
-/* TPM2_PCR_Read of SHA-256 PCR 16: the digest is the last 32 bytes. */
-static const uint8_t tis_cmd_pcr16_read[] = {
-	0x80, 0x01, 0, 0, 0, 20, 0, 0, 0x01, 0x7e,
-	0, 0, 0, 1, 0, 0x0b, 3, 0, 0, 1,
-};
-
-/* TPM2_PCR_Extend of SHA-256 PCR 16 with a digest of 32 times b, under
- * the empty password. */
-static inline size_t tis_cmd_pcr16_extend(uint8_t *cmd, uint8_t b)
-{
-	static const uint8_t head[] = {
-		0x80, 0x02, 0, 0, 0, 0x41, 0, 0, 0x01, 0x82,
-		0, 0, 0, 16,			/* PCR 16 */
-		0, 0, 0, 9,			/* authorization size */
-		0x40, 0, 0, 9, 0, 0, 0, 0, 0,	/* TPM_RS_PW, empty */
-		0, 0, 0, 1, 0, 0x0b,		/* one SHA-256 digest */
-	};
-
-	memcpy(cmd, head, sizeof(head));
-	memset(cmd + sizeof(head), b, 32);
-	return sizeof(head) + 32;
 }
 
 #endif

@@ -100,15 +100,15 @@ static long tpm_run(struct tpm_fixture *f, unsigned int i, const uint8_t *cmd,
 
 	if (n < 10)
 		fail_msg("vm%u: no TPM response (%ld)", i, n);
-	if (tis_rc(resp) != 0)
-		fail_msg("vm%u: TPM response code 0x%x", i, tis_rc(resp));
+	if (tpm_rc(resp) != 0)
+		fail_msg("vm%u: TPM response code 0x%x", i, tpm_rc(resp));
 	return n;
 }
 
 static void tpm_pcr16(struct tpm_fixture *f, unsigned int i, uint8_t *pcr)
 {
 	uint8_t resp[4096];
-	long n = tpm_run(f, i, tis_cmd_pcr16_read, sizeof(tis_cmd_pcr16_read),
+	long n = tpm_run(f, i, tpm_cmd_pcr16_read, sizeof(tpm_cmd_pcr16_read),
 			 resp);
 
 	memcpy(pcr, resp + n - 32, 32);
@@ -116,9 +116,10 @@ static void tpm_pcr16(struct tpm_fixture *f, unsigned int i, uint8_t *pcr)
 
 static void tpm_extend(struct tpm_fixture *f, unsigned int i, uint8_t b)
 {
-	uint8_t cmd[128], resp[4096];
+	uint8_t cmd[TPM_PCR16_EXTEND_LEN], digest[32], resp[4096];
 
-	tpm_run(f, i, cmd, tis_cmd_pcr16_extend(cmd, b), resp);
+	memset(digest, b, sizeof(digest));
+	tpm_run(f, i, cmd, tpm_cmd_pcr16_extend(cmd, digest), resp);
 }
 
 static uint64_t tpm_stat(struct tpm_fixture *f, const char *name)
@@ -146,9 +147,9 @@ static void test_two_vms_two_tpms(void **state)
 	long n;
 
 
-	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
-	tpm_run(f, 1, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
-	n = tpm_run(f, 0, tis_cmd_get_random, sizeof(tis_cmd_get_random), resp);
+	tpm_run(f, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
+	tpm_run(f, 1, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
+	n = tpm_run(f, 0, tpm_cmd_get_random, sizeof(tpm_cmd_get_random), resp);
 	assert_int_equal(n, 12 + 32);
 
 	tpm_extend(f, 0, 0x5a);
@@ -198,7 +199,7 @@ static void test_killed_swtpm_comes_back_with_the_pcrs(void **state)
 	uint8_t resp[4096], before[32], after[32];
 	pid_t pid;
 
-	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
+	tpm_run(f, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
 	tpm_extend(f, 0, 0x33);
 	tpm_pcr16(f, 0, before);
 	pid = tpm_swtpm_of(f, "vm0");
@@ -218,8 +219,8 @@ static void test_power_on_resets_only_that_tpm(void **state)
 	struct tpm_fixture *f = *state;
 	uint8_t resp[4096], p1[32], again[32], zero[32] = { 0 };
 
-	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
-	tpm_run(f, 1, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
+	tpm_run(f, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
+	tpm_run(f, 1, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
 	tpm_extend(f, 0, 0x11);
 	tpm_extend(f, 1, 0x22);
 	tpm_pcr16(f, 1, p1);
@@ -228,7 +229,7 @@ static void test_power_on_resets_only_that_tpm(void **state)
 	close(f->fd[0]);
 	ioregion_client_free(f->c[0]);
 	tpm_attach(f, 0);
-	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
+	tpm_run(f, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
 	tpm_pcr16(f, 0, again);
 	assert_memory_equal(again, zero, 32);
 	tpm_pcr16(f, 1, again);
@@ -236,7 +237,7 @@ static void test_power_on_resets_only_that_tpm(void **state)
 	/* A reboot without a new VMM (QEMU's system_reset): ResetVm. */
 	tpm_extend(f, 0, 0x11);
 	assert_int_equal(ioregion_client_reset_vm(f->c[0], NULL), 0);
-	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
+	tpm_run(f, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
 	tpm_pcr16(f, 0, again);
 	assert_memory_equal(again, zero, 32);
 	tpm_pcr16(f, 1, again);
@@ -273,7 +274,7 @@ static void test_bad_backend_options_refused(void **state)
 			 "\"address\":\"0xe0000000\",\"size\":20480,\"vms\":[\".vm2\"]}",
 			 "may not start with '.'");
 	assert_true(harness_alive(&f->hd));
-	tpm_run(f, 0, tis_cmd_startup, sizeof(tis_cmd_startup), resp);
+	tpm_run(f, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
 }
 
 int main(void)

@@ -267,17 +267,17 @@ static long rc_tpm(struct rc_state *st, const uint8_t *cmd, size_t len,
 	struct tis_io io = { rc_tis_read, rc_tis_write, NULL, st };
 	long n = tis_transmit(&io, cmd, len, resp, 4096, 120000);
 
-	if (n < 10 || (tis_rc(resp) != 0 && tis_rc(resp) != ok2))
+	if (n < 10 || (tpm_rc(resp) != 0 && tpm_rc(resp) != ok2))
 		rc_fail("TPM command 0x%x: %s 0x%x (iteration %" PRIu64 ")",
-			tis_be32(cmd + 6), n < 10 ? "no response" : "rc",
-			n < 10 ? 0 : tis_rc(resp), st->iterations);
+			tpm_be32(cmd + 6), n < 10 ? "no response" : "rc",
+			n < 10 ? 0 : tpm_rc(resp), st->iterations);
 	return n;
 }
 
 static void rc_pcr16(struct rc_state *st, uint8_t *pcr)
 {
 	uint8_t resp[4096];
-	long n = rc_tpm(st, tis_cmd_pcr16_read, sizeof(tis_cmd_pcr16_read),
+	long n = rc_tpm(st, tpm_cmd_pcr16_read, sizeof(tpm_cmd_pcr16_read),
 			resp, 0);
 
 	memcpy(pcr, resp + n - 32, 32);
@@ -287,10 +287,11 @@ static void rc_pcr16(struct rc_state *st, uint8_t *pcr)
  * of PCR 16, and its value to compare with. */
 static void rc_tpm_setup(struct rc_state *st)
 {
-	uint8_t cmd[128], resp[4096];
+	uint8_t cmd[TPM_PCR16_EXTEND_LEN], digest[32], resp[4096];
 
-	rc_tpm(st, tis_cmd_startup, sizeof(tis_cmd_startup), resp, 0x100);
-	rc_tpm(st, cmd, tis_cmd_pcr16_extend(cmd, 0x42), resp, 0);
+	rc_tpm(st, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp, 0x100);
+	memset(digest, 0x42, sizeof(digest));
+	rc_tpm(st, cmd, tpm_cmd_pcr16_extend(cmd, digest), resp, 0);
 	rc_pcr16(st, st->pcr16);
 }
 

@@ -16,6 +16,7 @@
 
 #include "devtest.h"
 #include "swtpm.h"
+#include "tpm_commands.h"
 
 #define TIS_SIZE 0x5000
 #define LOC(l) ((uint64_t)(l) << 12)
@@ -134,55 +135,17 @@ static int tis_restart(struct device **dev, struct tis_host *h,
 
 /* --- TPM 2.0 commands and answers --------------------------------------- */
 
-static const uint8_t cmd_startup_clear[] = {
-	0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0x00, 0x00,
-};
-static const uint8_t cmd_get_random_32[] = {
-	0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0x00, 32,
-};
+/* TPM2_SelfTest(fullTest); the others are in tpm_commands.h. */
 static const uint8_t cmd_self_test[] = {
 	0x80, 0x01, 0, 0, 0, 11, 0, 0, 0x01, 0x43, 0x01,
 };
-/* TPM2_PCR_Read of PCR 16 in the SHA-256 bank. */
-static const uint8_t cmd_pcr_read_16[] = {
-	0x80, 0x01, 0, 0, 0, 20, 0, 0, 0x01, 0x7e,
-	0, 0, 0, 1, 0x00, 0x0b, 3, 0x00, 0x00, 0x01,
-};
-#define PCR_READ_RESP_LEN 62
-#define PCR_READ_DIGEST 30
-
-/* TPM2_PCR_Extend of PCR 16 (SHA-256) with the digest 01 02 .. 20, under
- * an empty password session. */
-#define PCR_EXTEND_LEN 65
-static void tis_pcr_extend_16(uint8_t *cmd)
-{
-	static const uint8_t head[] = {
-		0x80, 0x02, 0, 0, 0, PCR_EXTEND_LEN, 0, 0, 0x01, 0x82,
-		0, 0, 0, 16,			/* pcrHandle */
-		0, 0, 0, 9,			/* authorization size */
-		0x40, 0, 0, 0x09, 0, 0, 0, 0, 0,	/* TPM_RS_PW, empty */
-		0, 0, 0, 1, 0x00, 0x0b,		/* one SHA-256 digest */
-	};
-	unsigned int i;
-
-	memcpy(cmd, head, sizeof(head));
-	for (i = 0; i < 32; i++)
-		cmd[sizeof(head) + i] = (uint8_t)(i + 1);
-}
-
-/* SHA-256(32 zero bytes || 01 02 .. 20): PCR 16 after that extend. */
+/* SHA-256(32 zero bytes || 01 02 .. 20): PCR 16 after tis_extend16. */
 static const uint8_t pcr16_extended[32] = {
 	0x0b, 0x8f, 0x4c, 0x5b, 0x6a, 0xdc, 0x4c, 0x08, 0x7a, 0xb9, 0xf4,
 	0x3a, 0xae, 0xb6, 0x00, 0x70, 0x84, 0xc2, 0x64, 0xad, 0xca, 0xa3,
 	0xcb, 0x07, 0x17, 0x6b, 0x79, 0x23, 0x42, 0x85, 0x04, 0x12,
 	/* 0b8f4c5b6adc4c087ab9f43aaeb6007084c264adcaa3cb07176b792342850412 */
 };
-
-static uint32_t tis_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 /* A crafted answer: tag 0x8001, rc, then n body bytes 0xa0, 0xa1... */
 static size_t tis_resp(uint8_t *buf, uint32_t rc, size_t n)
@@ -338,7 +301,7 @@ static size_t tis_recv(struct device *dev, unsigned int vm, unsigned int l,
 	uint32_t expected;
 
 	tis_recv_data(dev, vm, l, buf, 10);
-	expected = tis_be32(buf + 2);
+	expected = tpm_be32(buf + 2);
 	assert_true(expected >= 10 && expected <= cap);
 	tis_recv_data(dev, vm, l, buf + 10, expected - 10);
 	assert_int_equal(tis_status(dev, vm, l) & (STS_VALID | STS_DATA_AVAIL),
@@ -486,13 +449,13 @@ static void test_command_cycle(void **state)
 	assert_int_equal(devtest_read(dev, 0, BURST, 1), 0xff);
 	assert_int_equal(devtest_read(dev, 0, BURST + 1, 1), 0x00);
 	assert_int_equal(devtest_read(dev, 0, STS + 3, 1), 0x04);
-	for (i = 0; i < sizeof(cmd_get_random_32); i++) {
-		tis_fifo_put(dev, 0, 0, cmd_get_random_32[i]);
+	for (i = 0; i < sizeof(tpm_cmd_get_random); i++) {
+		tis_fifo_put(dev, 0, 0, tpm_cmd_get_random[i]);
 		assert_int_equal(tis_status(dev, 0, 0),
-				 i + 1 < sizeof(cmd_get_random_32) ?
+				 i + 1 < sizeof(tpm_cmd_get_random) ?
 				 STS_VALID | STS_EXPECT : STS_VALID);
 		assert_int_equal(tis_burst(dev, 0, 0),
-				 i + 1 < sizeof(cmd_get_random_32) ?
+				 i + 1 < sizeof(tpm_cmd_get_random) ?
 				 4096 - i - 1 : 0);
 	}
 	tis_sts_write(dev, 0, 0, STS_GO);
@@ -500,8 +463,8 @@ static void test_command_cycle(void **state)
 	c = tis_host_pop(&h);
 	assert_int_equal(c->requester, 0);
 	assert_int_equal(c->locality, 0);
-	assert_int_equal(c->len, sizeof(cmd_get_random_32));
-	assert_memory_equal(c->buf, cmd_get_random_32, c->len);
+	assert_int_equal(c->len, sizeof(tpm_cmd_get_random));
+	assert_memory_equal(c->buf, tpm_cmd_get_random, c->len);
 	/* Execution: nothing to read yet. */
 	assert_int_equal(tis_status(dev, 0, 0), STS_VALID);
 	assert_int_equal(tis_burst(dev, 0, 0), 0);
@@ -546,7 +509,7 @@ static void test_linux_sequence(void **state)
 	size_t n;
 
 	n = tis_transmit(dev, 1, 2, &h, tis_pump_check_vm1_loc2,
-			 cmd_startup_clear, sizeof(cmd_startup_clear), resp,
+			 tpm_cmd_startup, sizeof(tpm_cmd_startup), resp,
 			 sizeof(resp));
 	assert_int_equal(n, tis_resp(want, 0, 4));
 	assert_memory_equal(resp, want, n);
@@ -586,17 +549,17 @@ static void test_fifo_overflow(void **state)
 	uint8_t big[4096];
 
 	/* Past the header's size: dropped, Expect stays clear. */
-	tis_begin(dev, 0, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 0, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	devtest_write(dev, 0, DATA_FIFO, 2, 0xbeef);
 	assert_int_equal(devtest_stat(dev, "fifo_overflow"), 1);
 	assert_int_equal(tis_status(dev, 0, 0), STS_VALID);
 	tis_sts_write(dev, 0, 0, STS_GO);
-	assert_int_equal(h.q[h.head].len, sizeof(cmd_startup_clear));
+	assert_int_equal(h.q[h.head].len, sizeof(tpm_cmd_startup));
 	tis_answer(dev, &h, 0, 0);
 	tis_sts_write(dev, 0, 0, STS_COMMAND_READY);
 	/* A full 4096-byte command, then one byte more. */
 	memset(big, 0x5a, sizeof(big));
-	memcpy(big, cmd_get_random_32, 10);
+	memcpy(big, tpm_cmd_get_random, 10);
 	big[4] = 0x10;
 	big[5] = 0x00;
 	tis_begin(dev, 0, 0, big, sizeof(big) - 1);
@@ -621,7 +584,7 @@ static void test_bad_command_size(void **state)
 	unsigned int i;
 
 	for (i = 0; i < 3; i++) {
-		memcpy(cmd, cmd_startup_clear, sizeof(cmd));
+		memcpy(cmd, tpm_cmd_startup, sizeof(cmd));
 		cmd[2] = (uint8_t)(sizes[i] >> 24);
 		cmd[3] = (uint8_t)(sizes[i] >> 16);
 		cmd[4] = (uint8_t)(sizes[i] >> 8);
@@ -647,11 +610,11 @@ static void test_bad_go(void **state)
 	tis_sts_write(dev, 0, 0, STS_GO);		/* Idle */
 	tis_sts_write(dev, 0, 0, STS_COMMAND_READY);
 	tis_sts_write(dev, 0, 0, STS_GO);		/* Ready */
-	tis_begin(dev, 0, 0, cmd_startup_clear, 8);
+	tis_begin(dev, 0, 0, tpm_cmd_startup, 8);
 	tis_sts_write(dev, 0, 0, STS_GO);		/* Expect still set */
 	assert_int_equal(tis_status(dev, 0, 0), STS_VALID | STS_EXPECT);
 	devtest_write(dev, 0, DATA_FIFO, 4,
-		      device_load(cmd_startup_clear + 8, 4));
+		      device_load(tpm_cmd_startup + 8, 4));
 	tis_sts_write(dev, 0, 0, STS_GO);
 	tis_sts_write(dev, 0, 0, STS_GO);		/* Execution */
 	assert_int_equal(h.submits, 1);
@@ -667,7 +630,7 @@ static void test_fifo_in_wrong_state(void **state)
 	tis_request_locality(dev, 0, 0);
 	tis_fifo_put(dev, 0, 0, 0x80);			/* Idle */
 	assert_int_equal(devtest_read(dev, 0, DATA_FIFO, 4), 0xffffffff);
-	tis_begin(dev, 0, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 0, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	assert_int_equal(devtest_read(dev, 0, DATA_FIFO, 1), 0xff);
 	tis_sts_write(dev, 0, 0, STS_GO);
 	tis_fifo_put(dev, 0, 0, 0x80);			/* Execution */
@@ -688,7 +651,7 @@ static void test_inactive_locality(void **state)
 	struct tis_host h;
 	struct device *dev = tis_new(&h, 1);
 
-	tis_begin(dev, 0, 0, cmd_startup_clear, 4);
+	tis_begin(dev, 0, 0, tpm_cmd_startup, 4);
 	assert_int_equal(devtest_read(dev, 0, LOC(1) + STS, 1), 0xff);
 	assert_int_equal(devtest_read(dev, 0, LOC(1) + BURST, 2), 0xffff);
 	assert_int_equal(devtest_read(dev, 0, LOC(1) + DATA_FIFO, 4),
@@ -748,12 +711,12 @@ static void test_abort_during_execution(void **state)
 	struct device *dev = tis_new(&h, 1);
 	uint8_t resp[64], want[64];
 
-	tis_begin(dev, 0, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 0, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_sts_write(dev, 0, 0, STS_GO);
 	tis_sts_write(dev, 0, 0, STS_COMMAND_READY);
 	assert_int_equal(tis_status(dev, 0, 0), STS_VALID | STS_COMMAND_READY);
 	assert_int_equal(devtest_stat(dev, "aborts"), 1);
-	tis_send(dev, 0, 0, cmd_get_random_32, sizeof(cmd_get_random_32));
+	tis_send(dev, 0, 0, tpm_cmd_get_random, sizeof(tpm_cmd_get_random));
 	assert_int_equal(h.submits, 2);
 	tis_answer(dev, &h, 0x111, 0);		/* the aborted one */
 	assert_int_equal(devtest_stat(dev, "stale_completions"), 1);
@@ -776,7 +739,7 @@ static void test_seize_aborts(void **state)
 	struct tis_host h;
 	struct device *dev = tis_new(&h, 1);
 
-	tis_begin(dev, 0, 1, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 0, 1, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_sts_write(dev, 0, 1, STS_GO);
 	devtest_write(dev, 0, LOC(3) + ACCESS, 1, ACC_SEIZE);
 	assert_int_equal(tis_status(dev, 0, 3), STS_VALID);
@@ -792,7 +755,7 @@ static void test_no_backend(void **state)
 {
 	struct device *dev = tis_new(NULL, 1);
 
-	tis_begin(dev, 0, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 0, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_sts_write(dev, 0, 0, STS_GO);
 	assert_int_equal(tis_status(dev, 0, 0), STS_VALID | STS_DATA_AVAIL);
 	tis_expect_own_answer(dev, 0, 0, 0x101);
@@ -810,17 +773,17 @@ static void test_bad_response(void **state)
 	uint8_t resp[4097];
 	size_t len;
 
-	tis_begin(dev, 0, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 0, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_sts_write(dev, 0, 0, STS_GO);
 	tis_host_pop(&h);
 	dev->ops->complete(dev, 0, resp, 5);
 	tis_expect_own_answer(dev, 0, 0, 0x101);
-	tis_send(dev, 0, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_send(dev, 0, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_host_pop(&h);
 	len = tis_resp(resp, 0, 20);
 	dev->ops->complete(dev, 0, resp, len - 1);
 	tis_expect_own_answer(dev, 0, 0, 0x101);
-	tis_send(dev, 0, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_send(dev, 0, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_host_pop(&h);
 	memset(resp, 0, sizeof(resp));
 	resp[4] = 0x10;				/* 4097 bytes */
@@ -838,8 +801,8 @@ static void test_self_test_done(void **state)
 	struct device *dev = tis_new(&h, 1);
 	uint8_t resp[16];
 
-	tis_transmit(dev, 0, 0, &h, tis_pump_crafted, cmd_startup_clear,
-		     sizeof(cmd_startup_clear), resp, sizeof(resp));
+	tis_transmit(dev, 0, 0, &h, tis_pump_crafted, tpm_cmd_startup,
+		     sizeof(tpm_cmd_startup), resp, sizeof(resp));
 	tis_request_locality(dev, 0, 0);
 	assert_false(tis_status(dev, 0, 0) & STS_SELFTEST_DONE);
 	tis_send(dev, 0, 0, cmd_self_test, sizeof(cmd_self_test));
@@ -888,7 +851,7 @@ static void test_save_restore_reception(void **state)
 	struct device *dev = tis_new(&h, TIS_VMS);
 	struct tis_cmd *c;
 
-	tis_begin(dev, 1, 2, cmd_get_random_32, 5);
+	tis_begin(dev, 1, 2, tpm_cmd_get_random, 5);
 	devtest_write(dev, 1, LOC(2) + INT_ENABLE, 4, 0x80000001);
 	devtest_write(dev, 1, LOC(4) + ACCESS, 1, ACC_REQUEST_USE);
 	devtest_write(dev, 1, LOC(3) + ACCESS, 1, ACC_REQUEST_USE);
@@ -903,16 +866,16 @@ static void test_save_restore_reception(void **state)
 	assert_int_equal(tis_status(dev, 1, 2), STS_VALID | STS_EXPECT);
 	assert_int_equal(tis_burst(dev, 1, 2), 4091);
 	devtest_write(dev, 1, LOC(2) + XDATA_FIFO, 4,
-		      device_load(cmd_get_random_32 + 5, 4));
+		      device_load(tpm_cmd_get_random + 5, 4));
 	devtest_write(dev, 1, LOC(2) + XDATA_FIFO, 2,
-		      device_load(cmd_get_random_32 + 9, 2));
-	tis_fifo_put(dev, 1, 2, cmd_get_random_32[11]);
+		      device_load(tpm_cmd_get_random + 9, 2));
+	tis_fifo_put(dev, 1, 2, tpm_cmd_get_random[11]);
 	tis_sts_write(dev, 1, 2, STS_GO);
 	c = tis_host_pop(&h);
 	assert_int_equal(c->requester, 1);
 	assert_int_equal(c->locality, 2);
-	assert_int_equal(c->len, sizeof(cmd_get_random_32));
-	assert_memory_equal(c->buf, cmd_get_random_32, c->len);
+	assert_int_equal(c->len, sizeof(tpm_cmd_get_random));
+	assert_memory_equal(c->buf, tpm_cmd_get_random, c->len);
 	dev->ops->destroy(dev);
 }
 
@@ -925,9 +888,9 @@ static void test_save_restore_execution(void **state)
 	uint8_t resp[64], want[64];
 	struct tis_cmd *c;
 
-	tis_begin(dev, 0, 1, cmd_get_random_32, sizeof(cmd_get_random_32));
+	tis_begin(dev, 0, 1, tpm_cmd_get_random, sizeof(tpm_cmd_get_random));
 	tis_sts_write(dev, 0, 1, STS_GO);
-	tis_begin(dev, 1, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 1, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_sts_write(dev, 1, 0, STS_GO);
 	tis_host_pop(&h);
 	tis_host_pop(&h);
@@ -940,7 +903,7 @@ static void test_save_restore_execution(void **state)
 	c = tis_host_pop(&h);
 	assert_int_equal(c->requester, 0);
 	assert_int_equal(c->locality, 1);
-	assert_memory_equal(c->buf, cmd_get_random_32, c->len);
+	assert_memory_equal(c->buf, tpm_cmd_get_random, c->len);
 	assert_int_equal(devtest_stat(dev, "resubmits"), 1);
 	assert_int_equal(tis_status(dev, 0, 1), STS_VALID);
 	dev->ops->complete(dev, 0, resp, tis_resp(resp, 0, 34));
@@ -965,7 +928,7 @@ static void test_restore_refused(void **state)
 	struct statebuf sb;
 	size_t len;
 
-	tis_begin(dev, 0, 0, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 0, 0, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_sts_write(dev, 0, 0, STS_GO);
 	statebuf_init(&sb, buf, sizeof(buf));
 	dev->ops->save(dev, &sb);
@@ -1002,9 +965,9 @@ static void test_reset_vm(void **state)
 	struct device *dev = tis_new(&h, TIS_VMS);
 	uint8_t resp[64];
 
-	tis_begin(dev, 0, 0, cmd_get_random_32, sizeof(cmd_get_random_32));
+	tis_begin(dev, 0, 0, tpm_cmd_get_random, sizeof(tpm_cmd_get_random));
 	tis_sts_write(dev, 0, 0, STS_GO);
-	tis_begin(dev, 1, 0, cmd_get_random_32, 4);
+	tis_begin(dev, 1, 0, tpm_cmd_get_random, 4);
 	devtest_write(dev, 1, INT_ENABLE, 4, 0x80000000);
 	dev->ops->reset_vm(dev, 0);
 	assert_int_equal(tis_access(dev, 0, 0), ACC_IDLE);
@@ -1015,8 +978,8 @@ static void test_reset_vm(void **state)
 	tis_answer(dev, &h, 0, 34);			/* vm0's, too late */
 	assert_int_equal(devtest_stat(dev, "stale_completions"), 1);
 	assert_int_equal(tis_transmit(dev, 0, 0, &h, tis_pump_crafted,
-				      cmd_startup_clear,
-				      sizeof(cmd_startup_clear), resp,
+				      tpm_cmd_startup,
+				      sizeof(tpm_cmd_startup), resp,
 				      sizeof(resp)), 14);
 	dev->ops->reset_vm(dev, 5);			/* no such VM */
 	dev->ops->destroy(dev);
@@ -1029,7 +992,7 @@ static void test_reset(void **state)
 	struct tis_host h;
 	struct device *dev = tis_new(&h, TIS_VMS);
 
-	tis_begin(dev, 1, 3, cmd_startup_clear, sizeof(cmd_startup_clear));
+	tis_begin(dev, 1, 3, tpm_cmd_startup, sizeof(tpm_cmd_startup));
 	tis_sts_write(dev, 1, 3, STS_GO);
 	tis_sts_write(dev, 1, 3, STS_GO);
 	dev->ops->reset(dev);
@@ -1183,9 +1146,9 @@ static size_t tis_run(struct device *dev, struct tis_host *h, unsigned int vm,
 	size_t n = tis_transmit(dev, vm, 0, h, tis_pump_swtpm, cmd, len, resp,
 				SWTPM_BUF_MAX);
 
-	if (tis_be32(resp + 6) != 0)
-		fail_msg("command 0x%x: TPM rc 0x%x", tis_be32(cmd + 6),
-			 tis_be32(resp + 6));
+	if (tpm_be32(resp + 6) != 0)
+		fail_msg("command 0x%x: TPM rc 0x%x", tpm_be32(cmd + 6),
+			 tpm_be32(resp + 6));
 	return n;
 }
 
@@ -1194,22 +1157,24 @@ static void tis_pcr16(struct device *dev, struct tis_host *h, unsigned int vm,
 {
 	uint8_t resp[SWTPM_BUF_MAX];
 
-	assert_int_equal(tis_run(dev, h, vm, cmd_pcr_read_16,
-				 sizeof(cmd_pcr_read_16), resp),
-			 PCR_READ_RESP_LEN);
+	assert_int_equal(tis_run(dev, h, vm, tpm_cmd_pcr16_read,
+				 sizeof(tpm_cmd_pcr16_read), resp),
+			 TPM_PCR16_READ_LEN);
 	/* One digest of 32 bytes. */
-	assert_int_equal(tis_be32(resp + 24), 1);
+	assert_int_equal(tpm_be32(resp + 24), 1);
 	assert_int_equal(resp[28] << 8 | resp[29], 32);
-	memcpy(digest, resp + PCR_READ_DIGEST, 32);
+	memcpy(digest, resp + TPM_PCR16_DIGEST, 32);
 }
 
 static void tis_extend16(struct device *dev, struct tis_host *h,
 			 unsigned int vm)
 {
-	uint8_t cmd[PCR_EXTEND_LEN], resp[SWTPM_BUF_MAX];
+	uint8_t cmd[TPM_PCR16_EXTEND_LEN], digest[32], resp[SWTPM_BUF_MAX];
+	unsigned int i;
 
-	tis_pcr_extend_16(cmd);
-	tis_run(dev, h, vm, cmd, sizeof(cmd), resp);
+	for (i = 0; i < sizeof(digest); i++)
+		digest[i] = (uint8_t)(i + 1);
+	tis_run(dev, h, vm, cmd, tpm_cmd_pcr16_extend(cmd, digest), resp);
 }
 
 static void tis_startup(struct device *dev, struct tis_host *h,
@@ -1217,8 +1182,8 @@ static void tis_startup(struct device *dev, struct tis_host *h,
 {
 	uint8_t resp[SWTPM_BUF_MAX];
 
-	assert_int_equal(tis_run(dev, h, vm, cmd_startup_clear,
-				 sizeof(cmd_startup_clear), resp), 10);
+	assert_int_equal(tis_run(dev, h, vm, tpm_cmd_startup,
+				 sizeof(tpm_cmd_startup), resp), 10);
 }
 
 static void test_swtpm_commands(void **state)
@@ -1232,8 +1197,8 @@ static void test_swtpm_commands(void **state)
 	tis_swtpm_start(*state, bin, 1);
 	dev = tis_new(&h, 1);
 	tis_startup(dev, &h, 0);
-	assert_int_equal(tis_run(dev, &h, 0, cmd_get_random_32,
-				 sizeof(cmd_get_random_32), resp), 44);
+	assert_int_equal(tis_run(dev, &h, 0, tpm_cmd_get_random,
+				 sizeof(tpm_cmd_get_random), resp), 44);
 	assert_int_equal(resp[10] << 8 | resp[11], 32);
 	for (i = 12; i < 44; i++)
 		ones += (size_t)__builtin_popcount(resp[i]);
