@@ -230,6 +230,25 @@ struct ioregion_client *harness_connect(const struct harness_daemon *hd,
 	return c;
 }
 
+static int harness_tis_read(void *ctx, uint64_t off, unsigned int size,
+			    uint64_t *v)
+{
+	*v = harness_read(*(int *)ctx, off, size);
+	return 0;
+}
+
+static int harness_tis_write(void *ctx, uint64_t off, unsigned int size,
+			     uint64_t v)
+{
+	harness_write(*(int *)ctx, off, size, v);
+	return 0;
+}
+
+struct tis_io harness_tis_io(int *fd)
+{
+	return (struct tis_io){ harness_tis_read, harness_tis_write, NULL, fd };
+}
+
 json_t *harness_stats(struct ioregion_client *c, const char *vm)
 {
 	json_t *root;

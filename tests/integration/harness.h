@@ -11,6 +11,7 @@
 
 #include "ioregion.h"
 #include "libioregion.h"
+#include "tis_driver.h"
 
 struct harness_daemon {
 	pid_t pid;
@@ -64,6 +65,9 @@ int harness_open(struct ioregion_client *c, const char *region);
 uint64_t harness_read(int fd, uint64_t offset, unsigned int size);
 void harness_write(int fd, uint64_t offset, unsigned int size, uint64_t v);
 void harness_post(int fd, uint64_t offset, unsigned int size, uint64_t v);
+/* TIS registers (tis_driver.h) reached through a tpm-tis region's fd, with
+ * harness_read and harness_write; *fd must outlive the result. */
+struct tis_io harness_tis_io(int *fd);
 void harness_send_frame(int fd, const struct ioregion_cmd *cmd);
 /* Reads one response; false if none came within timeout_ms. */
 bool harness_recv_resp(int fd, struct ioregion_resp *resp, int timeout_ms);

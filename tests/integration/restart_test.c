@@ -29,7 +29,6 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "tis_driver.h"
 
 #define RT_MAX_FDS 64
 #define RAM_WORDS 512
@@ -457,20 +456,6 @@ static void test_interrupt_eventfd_survives(void **state)
 	rt_cleanup(&t);
 }
 
-static int rt_tis_read(void *ctx, uint64_t off, unsigned int size,
-		       uint64_t *v)
-{
-	*v = harness_read(*(int *)ctx, off, size);
-	return 0;
-}
-
-static int rt_tis_write(void *ctx, uint64_t off, unsigned int size,
-			uint64_t v)
-{
-	harness_write(*(int *)ctx, off, size, v);
-	return 0;
-}
-
 /* PCR 16 of the TPM behind io, after extending it with b (b 0: none). */
 static void rt_tpm_pcr16(const struct tis_io *io, uint8_t b, uint8_t *pcr)
 {
@@ -496,7 +481,7 @@ static void test_tpm_keeps_its_pcrs(void **state)
 {
 	struct ioregion_client *c = NULL;
 	uint8_t resp[4096], pcr[32], again[32], zero[32] = { 0 };
-	struct tis_io io = { rt_tis_read, rt_tis_write, NULL, NULL };
+	struct tis_io io;
 	char cmd[128];
 	struct rt t;
 	FILE *f;
@@ -517,7 +502,7 @@ static void test_tpm_keeps_its_pcrs(void **state)
 	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
 						 &c), 0);
 	tpm = harness_open(c, "tpm0");
-	io.ctx = &tpm;
+	io = harness_tis_io(&tpm);
 	assert_true(tis_transmit(&io, tpm_cmd_startup, sizeof(tpm_cmd_startup),
 				 resp, sizeof(resp), 60000) == 10);
 	rt_tpm_pcr16(&io, 0x77, pcr);

@@ -23,7 +23,6 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "tis_driver.h"
 
 #define TPM_TIMEOUT_MS 60000
 
@@ -34,18 +33,6 @@ struct tpm_fixture {
 	struct tis_io io[2];
 };
 
-static int tpm_read(void *ctx, uint64_t off, unsigned int size, uint64_t *v)
-{
-	*v = harness_read(*(int *)ctx, off, size);
-	return 0;
-}
-
-static int tpm_write(void *ctx, uint64_t off, unsigned int size, uint64_t v)
-{
-	harness_write(*(int *)ctx, off, size, v);
-	return 0;
-}
-
 static bool tpm_have_swtpm(void)
 {
 	return system("command -v swtpm >/dev/null 2>&1") == 0;
@@ -55,7 +42,7 @@ static void tpm_attach(struct tpm_fixture *f, unsigned int i)
 {
 	f->c[i] = harness_connect(&f->hd, i ? "vm1" : "vm0");
 	f->fd[i] = harness_open(f->c[i], "tpm0");
-	f->io[i] = (struct tis_io){ tpm_read, tpm_write, NULL, &f->fd[i] };
+	f->io[i] = harness_tis_io(&f->fd[i]);
 }
 
 static int tpm_setup(void **state)
