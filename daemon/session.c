@@ -636,10 +636,11 @@ static void session_reset_vm(struct session *s, uint32_t id,
 			     const Ior__ResetVm *req)
 {
 	struct region *r;
-	unsigned int n = 0, i;
+	unsigned int n = 0;
 	char done[96];
 	const char *vm;
 	bool denied;
+	int idx;
 
 	vm = session_scope(s, req->vm_name, &denied);
 	if (denied || !vm) {
@@ -648,12 +649,13 @@ static void session_reset_vm(struct session *s, uint32_t id,
 			       "name the VM to reset (reset_vm.vm_name)");
 		return;
 	}
-	TAILQ_FOREACH(r, &s->d->regions, link)
-		for (i = 0; i < r->cfg.nvms; i++)
-			if (strcmp(r->cfg.vms[i], vm) == 0) {
-				region_reset_vm(r, i);
-				n++;
-			}
+	TAILQ_FOREACH(r, &s->d->regions, link) {
+		idx = config_region_vm_index(&r->cfg, vm);
+		if (idx >= 0) {
+			region_reset_vm(r, (unsigned int)idx);
+			n++;
+		}
+	}
 	log_info("vm %s: reset by %s: %u regions back to power-on state", vm,
 		 s->client_name, n);
 	snprintf(done, sizeof(done), "%u regions reset", n);

@@ -462,15 +462,15 @@ static int tpm_backend_paths(struct tpm_backend *b, const json_t *opts,
 		return -1;
 	}
 	json_object_foreach((json_t *)ctrl, key, v) {
-		for (i = 0; i < b->n && strcmp(b->r->cfg.vms[i], key); i++)
-			;
-		if (i == b->n || !json_is_string(v)) {
+		int req = config_region_vm_index(&b->r->cfg, key);
+
+		if (req < 0 || !json_is_string(v)) {
 			config_errors_add(errs, "region %s: options.ctrl_sockets.%s: %s",
-					  name, key, i == b->n ?
+					  name, key, req < 0 ?
 					  "not a VM of the region" : "not a path");
 			return -1;
 		}
-		b->vms[i].ctrl_path = json_string_value(v);
+		b->vms[req].ctrl_path = json_string_value(v);
 	}
 	for (i = 0; i < b->n; i++) {
 		const char *vm = b->r->cfg.vms[i];
