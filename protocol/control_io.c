@@ -132,6 +132,7 @@ const struct control_capability control_capabilities[] = {
 	{ IOR__CAPABILITY__CAP_SHARED_DEVICES, "shared-devices" },
 	{ IOR__CAPABILITY__CAP_IRQ, "irq" },
 	{ IOR__CAPABILITY__CAP_RESET, "reset" },
+	{ IOR__CAPABILITY__CAP_MIGRATE, "migrate" },
 	{ IOR__CAPABILITY__CAP_NONE, NULL },
 };
 
@@ -203,6 +204,27 @@ const char *control_client_message_check(const Ior__ClientMessage *msg)
 		if (!control_optional_name_valid(msg->reset_vm->vm_name))
 			return "reset_vm.vm_name is not a valid name";
 		return NULL;
+	case IOR__CLIENT_MESSAGE__BODY_STOP_VM:
+		if (!control_optional_name_valid(msg->stop_vm->vm_name))
+			return "stop_vm.vm_name is not a valid name";
+		return NULL;
+	case IOR__CLIENT_MESSAGE__BODY_CONT_VM:
+		if (!control_optional_name_valid(msg->cont_vm->vm_name))
+			return "cont_vm.vm_name is not a valid name";
+		return NULL;
+	case IOR__CLIENT_MESSAGE__BODY_CHECK_MIGRATION:
+		if (!control_optional_name_valid(msg->check_migration->vm_name))
+			return "check_migration.vm_name is not a valid name";
+		return NULL;
+	case IOR__CLIENT_MESSAGE__BODY_SAVE_VM_STATE:
+		if (!control_optional_name_valid(msg->save_vm_state->vm_name))
+			return "save_vm_state.vm_name is not a valid name";
+		return NULL;
+	case IOR__CLIENT_MESSAGE__BODY_LOAD_VM_STATE:
+		if (!control_optional_name_valid(msg->load_vm_state->vm_name))
+			return "load_vm_state.vm_name is not a valid name";
+		return NULL;
+	case IOR__CLIENT_MESSAGE__BODY_TAKE_OVER:
 	case IOR__CLIENT_MESSAGE__BODY_PLUG:
 	case IOR__CLIENT_MESSAGE__BODY_OPEN_IRQ:
 	case IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE:

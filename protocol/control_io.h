@@ -15,7 +15,7 @@
 #include "ioregion_common.h"
 
 #define IOR_CONTROL_MAJOR 1
-#define IOR_CONTROL_MINOR 2
+#define IOR_CONTROL_MINOR 3
 
 /* Largest packet either side sends or accepts. */
 #define IOR_CONTROL_MAX_PACKET 65536
