@@ -95,6 +95,16 @@ struct device_ops {
 	 * config; memory_fd is the saved instance's (or -1). Returns -1 when
 	 * the state does not fit: the caller then resets the model. */
 	int (*restore)(struct device *dev, struct statebuf *sb, int memory_fd);
+	/* The format version of what save and save_vm write: raised on
+	 * every change, so an old record is refused, never misread. */
+	unsigned int state_version;
+	/* Optional, for a device shared by several VMs whose model keeps
+	 * state of each VM (a mailbox's inbox): requester's part alone, for
+	 * migration. restore_vm returns -1 when it does not fit. */
+	void (*save_vm)(struct device *dev, unsigned int requester,
+			struct statebuf *sb);
+	int (*restore_vm)(struct device *dev, unsigned int requester,
+			  struct statebuf *sb);
 	/* Optional: a memfd holding the model's bulk memory (ram), which the
 	 * daemon keeps across restarts as it is instead of copying it. */
 	int (*memory_fd)(struct device *dev);

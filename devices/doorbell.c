@@ -209,6 +209,7 @@ static int dev_doorbell_restore(struct device *dev, struct statebuf *sb,
 
 const struct device_ops device_doorbell_ops = {
 	.name = "doorbell",
+	.state_version = 1,
 	.create = dev_doorbell_create,
 	.read = dev_doorbell_read,
 	.write = dev_doorbell_write,

@@ -294,40 +294,73 @@ static void dev_mailbox_stats(struct device *dev, device_stat_fn *emit,
 	emit(ctx, "bad_access", mb->bad_access);
 }
 
-/* Per inbox: dest, flags, overflows and the waiting messages, oldest
- * first. */
+/* One inbox: dest, flags, overflows and the waiting messages, oldest
+ * first. The whole device's state and one VM's part (its inbox alone, for
+ * migration) both hold it in this form. */
+static void dev_mailbox_save_inbox(const struct dev_mailbox *mb,
+				   unsigned int i, struct statebuf *sb)
+{
+	const struct mbox_inbox *in = &mb->inbox[i];
+	unsigned int j;
+
+	statebuf_put_u32(sb, in->dest);
+	statebuf_put_u8(sb, in->overflowed);
+	statebuf_put_u64(sb, in->overflows);
+	statebuf_put_u32(sb, in->count);
+	for (j = 0; j < in->count; j++) {
+		const struct mbox_msg *m = &in->ring[(in->head + j) % mb->depth];
+
+		statebuf_put_u64(sb, m->data);
+		statebuf_put_u32(sb, m->from);
+	}
+}
+
+static int dev_mailbox_restore_inbox(struct dev_mailbox *mb, unsigned int i,
+				     struct statebuf *sb)
+{
+	struct mbox_inbox *in = &mb->inbox[i];
+	unsigned int j;
+
+	in->dest = statebuf_get_u32(sb);
+	in->overflowed = statebuf_get_u8(sb);
+	in->overflows = statebuf_get_u64(sb);
+	in->count = statebuf_get_u32(sb);
+	in->head = 0;
+	if (in->dest >= mb->peers || in->count > mb->depth) {
+		in->count = 0;
+		return -1;
+	}
+	for (j = 0; j < in->count; j++) {
+		in->ring[j].data = statebuf_get_u64(sb);
+		in->ring[j].from = statebuf_get_u32(sb);
+		if (in->ring[j].from >= mb->peers) {
+			in->count = 0;
+			return -1;
+		}
+	}
+	device_set_irq(&mb->dev, i, in->count > 0);
+	return 0;
+}
+
 static void dev_mailbox_save(struct device *dev, struct statebuf *sb)
 {
 	struct dev_mailbox *mb = dev_mailbox(dev);
-	unsigned int i, j;
+	unsigned int i;
 
 	statebuf_put_u32(sb, mb->peers);
 	statebuf_put_u32(sb, mb->depth);
 	statebuf_put_u64(sb, mb->sent);
 	statebuf_put_u64(sb, mb->received);
 	statebuf_put_u64(sb, mb->bad_access);
-	for (i = 0; i < mb->peers; i++) {
-		const struct mbox_inbox *in = &mb->inbox[i];
-
-		statebuf_put_u32(sb, in->dest);
-		statebuf_put_u8(sb, in->overflowed);
-		statebuf_put_u64(sb, in->overflows);
-		statebuf_put_u32(sb, in->count);
-		for (j = 0; j < in->count; j++) {
-			const struct mbox_msg *m =
-				&in->ring[(in->head + j) % mb->depth];
-
-			statebuf_put_u64(sb, m->data);
-			statebuf_put_u32(sb, m->from);
-		}
-	}
+	for (i = 0; i < mb->peers; i++)
+		dev_mailbox_save_inbox(mb, i, sb);
 }
 
 static int dev_mailbox_restore(struct device *dev, struct statebuf *sb,
 			       int memory_fd)
 {
 	struct dev_mailbox *mb = dev_mailbox(dev);
-	unsigned int i, j;
+	unsigned int i;
 
 	if (statebuf_get_u32(sb) != mb->peers ||
 	    statebuf_get_u32(sb) != mb->depth)
@@ -335,29 +368,41 @@ static int dev_mailbox_restore(struct device *dev, struct statebuf *sb,
 	mb->sent = statebuf_get_u64(sb);
 	mb->received = statebuf_get_u64(sb);
 	mb->bad_access = statebuf_get_u64(sb);
-	for (i = 0; i < mb->peers; i++) {
-		struct mbox_inbox *in = &mb->inbox[i];
-
-		in->dest = statebuf_get_u32(sb);
-		in->overflowed = statebuf_get_u8(sb);
-		in->overflows = statebuf_get_u64(sb);
-		in->count = statebuf_get_u32(sb);
-		in->head = 0;
-		if (in->dest >= mb->peers || in->count > mb->depth)
+	for (i = 0; i < mb->peers; i++)
+		if (dev_mailbox_restore_inbox(mb, i, sb) < 0)
 			return -1;
-		for (j = 0; j < in->count; j++) {
-			in->ring[j].data = statebuf_get_u64(sb);
-			in->ring[j].from = statebuf_get_u32(sb);
-			if (in->ring[j].from >= mb->peers)
-				return -1;
-		}
-		device_set_irq(&mb->dev, i, in->count > 0);
-	}
 	return 0;
+}
+
+/* A VM's part: the peer count and depth it was saved with (indexes in its
+ * messages mean nothing elsewhere), then its inbox. */
+static void dev_mailbox_save_vm(struct device *dev, unsigned int requester,
+				struct statebuf *sb)
+{
+	struct dev_mailbox *mb = dev_mailbox(dev);
+
+	statebuf_put_u32(sb, mb->peers);
+	statebuf_put_u32(sb, mb->depth);
+	if (requester < mb->peers)
+		dev_mailbox_save_inbox(mb, requester, sb);
+	else
+		sb->error = true;
+}
+
+static int dev_mailbox_restore_vm(struct device *dev, unsigned int requester,
+				  struct statebuf *sb)
+{
+	struct dev_mailbox *mb = dev_mailbox(dev);
+
+	if (statebuf_get_u32(sb) != mb->peers ||
+	    statebuf_get_u32(sb) != mb->depth || requester >= mb->peers)
+		return -1;
+	return dev_mailbox_restore_inbox(mb, requester, sb);
 }
 
 const struct device_ops device_mailbox_ops = {
 	.name = "mailbox",
+	.state_version = 1,
 	.create = dev_mailbox_create,
 	.read = dev_mailbox_read,
 	.write = dev_mailbox_write,
@@ -367,4 +412,6 @@ const struct device_ops device_mailbox_ops = {
 	.stats = dev_mailbox_stats,
 	.save = dev_mailbox_save,
 	.restore = dev_mailbox_restore,
+	.save_vm = dev_mailbox_save_vm,
+	.restore_vm = dev_mailbox_restore_vm,
 };

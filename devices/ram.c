@@ -133,10 +133,12 @@ static void dev_ram_destroy(struct device *dev)
 	free(ram);
 }
 
-/* The contents stay in the memfd; only the counter is saved. */
+/* The contents stay in the memfd (migration copies it: devstate.h);
+ * its bytes are stored XORed with fill, so a restore needs the same. */
 static void dev_ram_save(struct device *dev, struct statebuf *sb)
 {
 	statebuf_put_u64(sb, dev_ram(dev)->out_of_range);
+	statebuf_put_u8(sb, (uint8_t)dev_ram(dev)->fill);
 }
 
 /* Maps the saved instance's memfd in place of the fresh one. */
@@ -149,6 +151,10 @@ static int dev_ram_restore(struct device *dev, struct statebuf *sb,
 	int fd;
 
 	ram->out_of_range = statebuf_get_u64(sb);
+	if (statebuf_get_u8(sb) != (uint8_t)ram->fill)
+		return -1;
+	if (memory_fd == ram->memfd)
+		return 0;
 	if (memory_fd < 0 || fstat(memory_fd, &st) < 0 ||
 	    (uint64_t)st.st_size != ram->size)
 		return -1;
@@ -179,6 +185,7 @@ static void dev_ram_stats(struct device *dev, device_stat_fn *emit, void *ctx)
 
 const struct device_ops device_ram_ops = {
 	.name = "ram",
+	.state_version = 2,	/* 2: the fill byte */
 	.create = dev_ram_create,
 	.read = dev_ram_read,
 	.write = dev_ram_write,

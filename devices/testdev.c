@@ -166,6 +166,7 @@ static int dev_testdev_restore(struct device *dev, struct statebuf *sb,
 
 const struct device_ops device_testdev_ops = {
 	.name = "testdev",
+	.state_version = 1,
 	.create = dev_testdev_create,
 	.read = dev_testdev_read,
 	.write = dev_testdev_write,

@@ -950,6 +950,7 @@ static int tpm_tis_restore(struct device *dev, struct statebuf *sb,
 
 const struct device_ops device_tpm_tis_ops = {
 	.name = "tpm-tis",
+	.state_version = 1,	/* its fields carry TPM_TIS_STATE_VERSION too */
 	.create = tpm_tis_create,
 	.read = tpm_tis_read,
 	.write = tpm_tis_write,

@@ -543,6 +543,7 @@ static int dev_uart_restore(struct device *dev, struct statebuf *sb,
 
 const struct device_ops device_uart16550_ops = {
 	.name = "uart16550",
+	.state_version = 1,
 	.create = dev_uart_create,
 	.read = dev_uart_read,
 	.write = dev_uart_write,
