@@ -130,6 +130,8 @@ void channel_close(struct channel *ch, const char *why)
 	ch->fd = -1;
 	ch->in = ch->in_local;
 	ch->in_len = 0;
+	ch->out_len = ch->out_off = 0;
+	ch->stopped = false;
 	TAILQ_REMOVE(&ch->region->channels, ch, region_link);
 	ch->region->d->counters.regions_closed++;
 	ioregiond_state_changed(ch->region->d);
@@ -389,4 +391,49 @@ static void channel_on_event(evutil_socket_t fd, short what, void *arg)
 	}
 	if (served)
 		pollset_touch(ch, ch->polling);
+}
+
+int channel_stop(struct channel *ch)
+{
+	unsigned int frames = 0;
+	bool full;
+	ssize_t n;
+
+	if (!channel_is_open(ch) || ch->stopped)
+		return 0;
+	/* Everything on the socket was sent before the vCPUs stopped: read
+	 * it all, whatever the round limit of a wake-up, and serve it. */
+	for (;;) {
+		if (ch->waiting_to_write) {
+			int rc = channel_send(ch);
+
+			if (rc < 0) {
+				channel_close(ch, strerror(errno));
+				return -1;
+			}
+			if (rc == 0)
+				break;	/* a VMM that reads no responses */
+			channel_wait_writable(ch, false);
+		}
+		n = channel_round(ch, &full);
+		if (n < 0)
+			return -1;
+		if (n == 0 && !ch->waiting_to_write)
+			break;
+		frames += (unsigned int)(n / IOREGION_FRAME_SIZE);
+	}
+	pollset_remove(ch);
+	event_del(ch->ev);
+	ch->stopped = true;
+	return (int)frames;
+}
+
+void channel_cont(struct channel *ch)
+{
+	if (!channel_is_open(ch) || !ch->stopped)
+		return;
+	ch->stopped = false;
+	event_add(ch->ev, NULL);
+	/* Frames that came while it was stopped wait on the socket. */
+	event_active(ch->ev, ch->waiting_to_write ? EV_WRITE : EV_READ, 0);
 }

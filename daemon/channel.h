@@ -52,6 +52,11 @@ struct channel {
 	int fd;
 	struct event *ev;
 	bool waiting_to_write;
+	/* Not read since its VM stopped (channel_stop), till channel_cont. */
+	bool stopped;
+	/* Handed to another VMM (TakeOver): its next open is the same boot
+	 * going on, not a power-on. */
+	bool handed_over;
 	/* Frames read and not yet served: in_local, or with the fd store on
 	 * one of two inboxes in the region's state memfd, so frames taken
 	 * off the socket survive a crash (see channel_resume). */
@@ -85,6 +90,13 @@ unsigned int channel_resume(struct channel *ch, unsigned int in_buf,
 /* Tears the data path down; counters stay. */
 void channel_close(struct channel *ch, const char *why);
 bool channel_is_open(const struct channel *ch);
+
+/* The VM's vCPUs stopped: serves every frame already on the socket and
+ * sends the responses, then stops reading it. Returns how many frames it
+ * served, or -1 when the channel closed meanwhile. */
+int channel_stop(struct channel *ch);
+/* Reads a stopped channel again, serving what came meanwhile. */
+void channel_cont(struct channel *ch);
 
 /* One read of the poll set: serves what the socket holds without
  * waiting. Returns 1 when frames were served, 0 when there was nothing to

@@ -43,7 +43,11 @@ TAILQ_HEAD(channel_list, channel);
 	X(state_errors)		/* saved states refused or not saved */ \
 	X(poll_hits)		/* reads in a poll window that had frames */ \
 	X(poll_misses)		/* poll windows that ran out: back to events */ \
-	X(poll_preempted)	/* poll turns another task wanted the CPU in */
+	X(poll_preempted)	/* poll turns another task wanted the CPU in */ \
+	X(vm_states_saved)	/* SaveVmState answered */                \
+	X(vm_states_loaded)	/* LoadVmState applied */                 \
+	X(vm_states_refused)	/* save, load, stop or take-over refused */ \
+	X(handovers)		/* TakeOver: a VM moved to another VMM */
 
 struct ioregiond_counters {
 #define IOREGIOND_COUNTER(name) uint64_t name;
@@ -75,6 +79,7 @@ struct ioregiond {
 	int poll_us;			/* --poll-us, or -1: the config's */
 	struct channel_list polling;	/* the poll set, see pollset.h */
 	struct event *ev_poll;		/* serves it, while it has channels */
+	uint8_t instance_id[16];	/* random, for VM state files (vmstate.h) */
 };
 
 /* Sessions, channels or interrupt lines came or went: the daemon's saved

@@ -9,6 +9,7 @@
 
 #include "channel.h"
 #include "console.h"
+#include "devstate.h"
 #include "fdstore.h"
 #include "irq.h"
 #include "region.h"
@@ -133,7 +134,10 @@ void region_save(struct region *r)
 	 * middle of a command submits it again to a backend that is back. */
 	if (r->tpm)
 		tpm_backend_save(r->tpm, &sb);
-	r->dev->ops->save(r->dev, &sb);
+	/* The same record migration uses, with the memory kept in its
+	 * memfd instead of copied. */
+	devstate_save(r->dev, r->cfg.name, r->cfg.size, 0,
+		      DEVICE_ALL_REQUESTERS, &sb);
 	if (stateslot_commit(&r->state, &sb) < 0) {
 		r->d->counters.state_errors++;
 		log_limited(&r->save_errors, LOG_ERR,
@@ -151,6 +155,30 @@ static void region_unstore(struct region *r)
 	if (r->dev->ops->memory_fd)
 		fdstore_remove(&r->d->fdstore, FDSTORE_PREFIX "ram-%llu", ud);
 	stateslot_close(&r->state);
+}
+
+/* The device's record in a restart's save: checked whole, then applied;
+ * a model that refuses it part way starts fresh (reset). */
+static int region_restore_device(struct region *r, struct statebuf *sb,
+				 int memory_fd, char *why, size_t whylen)
+{
+	struct devstate_record rec;
+
+	if (devstate_parse(sb, &rec, why, whylen) < 0 ||
+	    devstate_check(&rec, r->dev, r->cfg.name, r->cfg.size, why,
+			   whylen) < 0)
+		return -1;
+	if (rec.flags != 0 || !statebuf_done(sb)) {
+		snprintf(why, whylen, "region %s: not a restart's record",
+			 r->cfg.name);
+		return -1;
+	}
+	if (devstate_apply(r->dev, &rec, DEVICE_ALL_REQUESTERS, memory_fd, why,
+			   whylen) < 0) {
+		r->dev->ops->reset(r->dev);
+		return -1;
+	}
+	return 0;
 }
 
 /* Maps state_fd (taking it on success) and restores the device from its
@@ -187,9 +215,7 @@ static int region_adopt(struct region *r, int state_fd, int memory_fd,
 		r->irq_level = 0;
 		return -1;
 	}
-	if (device_restore(r->dev, &sb, memory_fd) < 0) {
-		snprintf(why, whylen, "the saved state does not fit the %s device",
-			 r->cfg.device);
+	if (region_restore_device(r, &sb, memory_fd, why, whylen) < 0) {
 		r->irq_level = 0;
 		return -1;
 	}

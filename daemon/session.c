@@ -15,6 +15,7 @@
 #include "session.h"
 #include "stats.h"
 #include "vm.h"
+#include "vmstate.h"
 
 static void session_on_read(evutil_socket_t fd, short what, void *arg);
 static void session_on_write(evutil_socket_t fd, short what, void *arg);
@@ -183,6 +184,15 @@ void session_free_all(struct ioregiond *d)
  * over sessions never see one vanish under them. */
 static void session_drop(struct session *s, const char *why)
 {
+	struct vm *vm;
+	struct channel *ch;
+
+	/* A VMM gone while its VM was stopped and not taken over: its
+	 * channels are read again, so their end is noticed. */
+	TAILQ_FOREACH(vm, &s->d->vms, link)
+		TAILQ_FOREACH(ch, &vm->channels, vm_link)
+			if (ch->stopped && ch->opener == s->id)
+				channel_cont(ch);
 	if (!s->closing)
 		log_info("client %s (pid %d): disconnected: %s",
 			 s->client_name[0] ? s->client_name : "?",
@@ -393,9 +403,11 @@ static void session_hello(struct session *s, uint32_t id, const Ior__Hello *h)
 	snprintf(s->client_name, sizeof(s->client_name), "%s", h->client_name);
 	snprintf(s->vm_name, sizeof(s->vm_name), "%s",
 		 h->vm_name ? h->vm_name : "");
-	log_info("client %s (pid %d, uid %u) attached%s%s%s",
+	s->incoming = h->has_incoming && h->incoming && s->vm_name[0];
+	log_info("client %s (pid %d, uid %u) attached%s%s%s%s",
 		 s->client_name, (int)s->peer.pid, (unsigned int)s->peer.uid,
 		 s->vm_name[0] ? " as VM " : "", s->vm_name,
+		 s->incoming ? " (incoming migration)" : "",
 		 s->admin ? " (admin)" : "");
 	reply.major = IOR_CONTROL_MAJOR;
 	reply.minor = IOR_CONTROL_MINOR;
@@ -536,6 +548,13 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 		session_refuse(s, id, r ? EACCES : ENOENT, why);
 		return;
 	}
+	if (s->incoming) {
+		snprintf(why, sizeof(why),
+			 "region \"%s\" of VM \"%s\": an incoming VMM opens regions after TakeOver",
+			 name, s->vm_name);
+		session_refuse(s, id, EBUSY, why);
+		return;
+	}
 	vm = vm_get(s->d, s->vm_name);
 	ch = vm ? vm_channel(vm, name) : NULL;
 	rc = ch ? channel_open(ch, r, &peer) : -ENOMEM;
@@ -546,7 +565,10 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 		return;
 	}
 	ch->opener = s->id;
-	region_power_on(r, ch->requester);
+	/* A VM handed over goes on with the same boot: no TPM_Init. */
+	if (!ch->handed_over)
+		region_power_on(r, ch->requester);
+	ch->handed_over = false;
 	ioregiond_state_changed(s->d);
 	log_info("vm %s region %s: opened by %s (pid %d)", s->vm_name, name,
 		 s->client_name, (int)s->peer.pid);
@@ -662,6 +684,230 @@ static void session_reset_vm(struct session *s, uint32_t id,
 	session_reply_ok(s, id, done);
 }
 
+/* A migration request refused: answered, counted, logged. */
+static void session_refuse_state(struct session *s, uint32_t id, int code,
+				 const char *what, const char *vm,
+				 const char *why)
+{
+	s->d->counters.vm_states_refused++;
+	log_warn("vm %s: %s refused (client %s): %s", vm, what,
+		 s->client_name, why);
+	session_refuse(s, id, code, why);
+}
+
+/* The VM a migration request is about, or NULL once refused. */
+static const char *session_state_scope(struct session *s, uint32_t id,
+				       const char *vm_name)
+{
+	const char *vm;
+	bool denied;
+
+	vm = session_scope(s, vm_name, &denied);
+	if (denied || !vm) {
+		session_refuse(s, id, denied ? EACCES : EINVAL, denied ?
+			       "only admins stop, save or load other VMs" :
+			       "name the VM (vm_name)");
+		return NULL;
+	}
+	return vm;
+}
+
+/* The VMM stopped its vCPUs: what they sent is served, then nothing more
+ * is read. */
+static void session_stop_vm(struct session *s, uint32_t id,
+			    const char *vm_name)
+{
+	const char *vm = session_state_scope(s, id, vm_name);
+	struct vm *v = vm ? vm_find(s->d, vm) : NULL;
+	struct channel *ch;
+	unsigned int n = 0, frames = 0;
+	char done[96];
+	int rc;
+
+	if (!vm)
+		return;
+	if (s->incoming) {
+		session_refuse_state(s, id, EPERM, "StopVm", vm,
+				     "an incoming VMM has no channels to stop: take over first");
+		return;
+	}
+	if (v) {
+		TAILQ_FOREACH(ch, &v->channels, vm_link) {
+			if (!channel_is_open(ch) || ch->stopped)
+				continue;
+			rc = channel_stop(ch);
+			if (rc < 0)
+				continue;	/* closed meanwhile */
+			frames += (unsigned int)rc;
+			n++;
+		}
+	}
+	log_info("vm %s: stopped by %s: %u regions, %u frames drained", vm,
+		 s->client_name, n, frames);
+	snprintf(done, sizeof(done), "%u regions stopped, %u frames drained",
+		 n, frames);
+	session_reply_ok(s, id, done);
+}
+
+static void session_cont_vm(struct session *s, uint32_t id,
+			    const char *vm_name)
+{
+	const char *vm = session_state_scope(s, id, vm_name);
+	struct vm *v = vm ? vm_find(s->d, vm) : NULL;
+	struct channel *ch;
+	unsigned int n = 0;
+	char done[64];
+
+	if (!vm)
+		return;
+	if (v) {
+		TAILQ_FOREACH(ch, &v->channels, vm_link) {
+			if (channel_is_open(ch) && ch->stopped) {
+				channel_cont(ch);
+				n++;
+			}
+		}
+	}
+	if (n == 0) {
+		session_refuse(s, id, ENOENT,
+			       "no region of the VM is stopped (it runs, or was taken over)");
+		return;
+	}
+	log_info("vm %s: continued by %s: %u regions", vm, s->client_name, n);
+	snprintf(done, sizeof(done), "%u regions continued", n);
+	session_reply_ok(s, id, done);
+}
+
+static void session_check_migration(struct session *s, uint32_t id,
+				    const Ior__CheckMigration *req)
+{
+	const char *vm = session_state_scope(s, id, req->vm_name);
+	char why[300];
+	int rc;
+
+	if (!vm)
+		return;
+	rc = vmstate_check_migration(s->d, vm, req->to_other_daemon, why,
+				     sizeof(why));
+	if (rc < 0) {
+		session_refuse_state(s, id, -rc, "migration", vm, why);
+		return;
+	}
+	session_reply_ok(s, id, NULL);
+}
+
+/* Refuses a save or load while one of vm's channels is being served. */
+static bool session_vm_running(struct session *s, uint32_t id,
+			       const char *what, const char *vm)
+{
+	struct channel *ch = vmstate_running(s->d, vm);
+	char why[320];
+
+	if (!ch)
+		return false;
+	snprintf(why, sizeof(why),
+		 "VM %s is running (region %s is open and not stopped): send StopVm first",
+		 vm, ch->region_name);
+	session_refuse_state(s, id, EBUSY, what, vm, why);
+	return true;
+}
+
+static void session_save_vm_state(struct session *s, uint32_t id,
+				  const char *vm_name)
+{
+	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
+	Ior__VmStateReply reply = IOR__VM_STATE_REPLY__INIT;
+	const char *vm = session_state_scope(s, id, vm_name);
+	unsigned int records;
+	uint64_t bytes;
+	char why[300];
+	int fd, rc;
+
+	if (!vm || session_vm_running(s, id, "SaveVmState", vm))
+		return;
+	rc = vmstate_save(s->d, vm, &fd, &records, &bytes, why, sizeof(why));
+	if (rc < 0) {
+		session_refuse_state(s, id, -rc, "SaveVmState", vm, why);
+		return;
+	}
+	s->d->counters.vm_states_saved++;
+	log_info("vm %s: state saved for %s: %u regions, %llu bytes", vm,
+		 s->client_name, records, (unsigned long long)bytes);
+	reply.regions = records;
+	reply.bytes = bytes;
+	msg.id = id;
+	msg.body_case = IOR__SERVER_MESSAGE__BODY_VM_STATE;
+	msg.vm_state = &reply;
+	session_send(s, &msg, fd);
+}
+
+/* fd: the memfd the request carried, or -1; the caller closes it. */
+static void session_load_vm_state(struct session *s, uint32_t id,
+				  const char *vm_name, int fd)
+{
+	const char *vm = session_state_scope(s, id, vm_name);
+	char why[400], done[64];
+	int rc;
+
+	if (!vm || session_vm_running(s, id, "LoadVmState", vm))
+		return;
+	if (fd < 0) {
+		session_refuse_state(s, id, EBADF, "LoadVmState", vm,
+				     "load_vm_state carries the state memfd in SCM_RIGHTS; none came");
+		return;
+	}
+	rc = vmstate_load(s->d, vm, fd, why, sizeof(why));
+	if (rc < 0) {
+		session_refuse_state(s, id, -rc, "LoadVmState", vm, why);
+		return;
+	}
+	s->d->counters.vm_states_loaded++;
+	log_info("vm %s: state loaded by %s: %d regions", vm, s->client_name,
+		 rc);
+	snprintf(done, sizeof(done), "%d regions loaded", rc);
+	session_reply_ok(s, id, done);
+}
+
+/* The incoming VMM takes the VM: the source's stopped channels close,
+ * and this connection opens them anew. */
+static void session_take_over(struct session *s, uint32_t id)
+{
+	struct vm *v;
+	struct channel *ch;
+	unsigned int n = 0;
+	char why[320], done[64];
+
+	if (!s->incoming) {
+		session_refuse(s, id, EPERM,
+			       "only an incoming connection (hello.incoming) takes a VM over");
+		return;
+	}
+	v = vm_find(s->d, s->vm_name);
+	ch = vmstate_running(s->d, s->vm_name);
+	if (ch) {
+		snprintf(why, sizeof(why),
+			 "region %s of VM %s is still served: the source must stop the VM (StopVm) first",
+			 ch->region_name, s->vm_name);
+		session_refuse_state(s, id, EBUSY, "TakeOver", s->vm_name, why);
+		return;
+	}
+	if (v) {
+		TAILQ_FOREACH(ch, &v->channels, vm_link) {
+			if (!channel_is_open(ch))
+				continue;
+			channel_close(ch, "handed over to an incoming VMM");
+			ch->handed_over = true;
+			n++;
+		}
+	}
+	s->incoming = false;
+	s->d->counters.handovers++;
+	log_info("vm %s: taken over by %s (pid %d): %u regions handed over",
+		 s->vm_name, s->client_name, (int)s->peer.pid, n);
+	snprintf(done, sizeof(done), "%u regions handed over", n);
+	session_reply_ok(s, id, done);
+}
+
 /* Reload, plug and unplug: admin only; errors carry every config defect. */
 static void session_admin(struct session *s, const Ior__ClientMessage *m)
 {
@@ -693,7 +939,8 @@ static void session_admin(struct session *s, const Ior__ClientMessage *m)
 
 /* Every request type by name: a type this daemon does not know is refused
  * as such, never taken for another. */
-static void session_dispatch(struct session *s, const Ior__ClientMessage *m)
+static void session_dispatch(struct session *s, const Ior__ClientMessage *m,
+			     int fd)
 {
 	char why[64];
 
@@ -724,6 +971,24 @@ static void session_dispatch(struct session *s, const Ior__ClientMessage *m)
 	case IOR__CLIENT_MESSAGE__BODY_RESET_VM:
 		session_reset_vm(s, m->id, m->reset_vm);
 		return;
+	case IOR__CLIENT_MESSAGE__BODY_STOP_VM:
+		session_stop_vm(s, m->id, m->stop_vm->vm_name);
+		return;
+	case IOR__CLIENT_MESSAGE__BODY_CONT_VM:
+		session_cont_vm(s, m->id, m->cont_vm->vm_name);
+		return;
+	case IOR__CLIENT_MESSAGE__BODY_CHECK_MIGRATION:
+		session_check_migration(s, m->id, m->check_migration);
+		return;
+	case IOR__CLIENT_MESSAGE__BODY_SAVE_VM_STATE:
+		session_save_vm_state(s, m->id, m->save_vm_state->vm_name);
+		return;
+	case IOR__CLIENT_MESSAGE__BODY_LOAD_VM_STATE:
+		session_load_vm_state(s, m->id, m->load_vm_state->vm_name, fd);
+		return;
+	case IOR__CLIENT_MESSAGE__BODY_TAKE_OVER:
+		session_take_over(s, m->id);
+		return;
 	case IOR__CLIENT_MESSAGE__BODY_RELOAD:
 	case IOR__CLIENT_MESSAGE__BODY_PLUG:
 	case IOR__CLIENT_MESSAGE__BODY_UNPLUG:
@@ -738,13 +1003,17 @@ static void session_dispatch(struct session *s, const Ior__ClientMessage *m)
 	session_strike(s, m->id, EBADMSG, why);
 }
 
-static void session_handle(struct session *s, const uint8_t *buf, size_t len)
+/* fd: a descriptor the packet carried (-1: none), closed here. */
+static void session_handle(struct session *s, const uint8_t *buf, size_t len,
+			   int fd)
 {
 	Ior__ClientMessage *m;
 	const char *why;
 
 	m = ior__client_message__unpack(NULL, len, buf);
 	if (!m) {
+		if (fd >= 0)
+			close(fd);
 		session_strike(s, 0, EBADMSG, "malformed message");
 		return;
 	}
@@ -755,7 +1024,9 @@ static void session_handle(struct session *s, const uint8_t *buf, size_t len)
 		 m->body_case != IOR__CLIENT_MESSAGE__BODY_HELLO)
 		session_strike(s, m->id, EPROTO, "the first request must be hello");
 	else
-		session_dispatch(s, m);
+		session_dispatch(s, m, fd);
+	if (fd >= 0)
+		close(fd);
 	ior__client_message__free_unpacked(m, NULL);
 }
 
@@ -764,8 +1035,13 @@ static void session_on_read(evutil_socket_t fd, short what, void *arg)
 	static uint8_t buf[IOR_CONTROL_MAX_PACKET];
 	struct session *s = arg;
 	ssize_t n;
+	int passed;
 
-	n = control_recv(s->fd, buf, sizeof(buf), NULL, MSG_DONTWAIT);
+	n = control_recv(s->fd, buf, sizeof(buf), &passed, MSG_DONTWAIT);
+	if (n <= 0 && passed >= 0) {
+		close(passed);
+		passed = -1;
+	}
 	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n == -EMSGSIZE) {
@@ -792,7 +1068,7 @@ static void session_on_read(evutil_socket_t fd, short what, void *arg)
 		session_drop(s, n == 0 ? "closed" : strerror((int)-n));
 		return;
 	}
-	session_handle(s, buf, (size_t)n);
+	session_handle(s, buf, (size_t)n, passed);
 }
 
 static void session_on_write(evutil_socket_t fd, short what, void *arg)

@@ -44,6 +44,7 @@ struct session {
 	struct session_peer peer;
 	bool greeted, admin, subscribed;
 	bool closing;		/* close once the queue is sent */
+	bool incoming;		/* a migration's destination, till TakeOver */
 	char client_name[IOREGION_NAME_MAX + 1];
 	char vm_name[IOREGION_NAME_MAX + 1];	/* empty: attached as no VM */
 	unsigned int strikes;

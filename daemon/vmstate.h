@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A VM's device state as one file (a memfd on the control socket): a
+ * header, then a devstate.h record per region of the VM. Saving takes
+ * every region, a ram's memory included; loading reads and checks every
+ * record (each restored into a scratch instance first) before it applies
+ * any, so a refused file changes nothing. Format in docs/protocol.md.
+ */
+#ifndef VMSTATE_H
+#define VMSTATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ioregiond.h"
+
+#define VMSTATE_MAGIC "IORVMST1"
+#define VMSTATE_VERSION 1
+/* Largest file a load reads: 64 MiB ram regions, a few of them. */
+#define VMSTATE_MAX_BYTES (256ull << 20)
+
+/* A channel of vm that is open and not stopped (its VM runs), or NULL. */
+struct channel *vmstate_running(struct ioregiond *d, const char *vm);
+/* Whether vm's state may move: to another daemon (other_daemon) no region
+ * may be shared with other VMs, and no region may be a TPM (its swtpm's
+ * state does not travel). 0, or -EXDEV / -ENOTSUP with why naming the
+ * region. */
+int vmstate_check_migration(struct ioregiond *d, const char *vm,
+			    bool other_daemon, char *why, size_t whylen);
+/* Writes vm's state into a new memfd (*fd), with its record count and
+ * length. 0 or -errno with why. */
+int vmstate_save(struct ioregiond *d, const char *vm, int *fd,
+		 unsigned int *records, uint64_t *bytes, char *why,
+		 size_t whylen);
+/* Loads a state file into vm's regions: all of it, or (-errno, with why
+ * naming the region) nothing. Returns how many regions it loaded. */
+int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
+		 size_t whylen);
+
+#endif
