@@ -29,8 +29,11 @@ struct ioregion_client {
 	uint32_t next_id;
 	int timeout_ms;
 	bool admin;
+	bool incoming;		/* hello as a migration's destination */
+	uint32_t capabilities;
 	char daemon_version[64];
 	char error[512];
+	char reply[256];	/* the last Ok's message */
 	struct client_event_node *events, **events_tail;
 	unsigned int nevents;
 };
@@ -162,19 +165,20 @@ static int client_recv(struct ioregion_client *c, int timeout_ms,
 
 /* Sends a request and waits for its reply, queueing events that arrive in
  * between. An Error reply becomes a negative errno with its message. */
-static int client_call(struct ioregion_client *c, Ior__ClientMessage *req,
-		       Ior__ServerMessage **reply, int *fd)
+static int client_call_with(struct ioregion_client *c,
+			    Ior__ClientMessage *req, int send_fd,
+			    Ior__ServerMessage **reply, int *fd)
 {
 	Ior__ServerMessage *m;
 	int rc;
 
 	req->id = ++c->next_id ? c->next_id : ++c->next_id;
-	rc = control_send(c->fd, &req->base, -1);
+	rc = control_send(c->fd, &req->base, send_fd);
 	if (rc == -EAGAIN) {
 		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
 
 		if (poll(&pfd, 1, c->timeout_ms) == 1)
-			rc = control_send(c->fd, &req->base, -1);
+			rc = control_send(c->fd, &req->base, send_fd);
 	}
 	if (rc < 0)
 		return client_fail(c, rc, "send to ioregiond: %s", strerror(-rc));
@@ -216,6 +220,12 @@ static int client_call(struct ioregion_client *c, Ior__ClientMessage *req,
 	return 0;
 }
 
+static int client_call(struct ioregion_client *c, Ior__ClientMessage *req,
+		       Ior__ServerMessage **reply, int *fd)
+{
+	return client_call_with(c, req, -1, reply, fd);
+}
+
 /* A reply of the expected kind, or -EBADMSG. */
 static int client_expect(struct ioregion_client *c, Ior__ServerMessage *m,
 			 Ior__ServerMessage__BodyCase body)
@@ -238,6 +248,8 @@ static int client_hello(struct ioregion_client *c, const char *client_name,
 	hello.minor = IOR_CONTROL_MINOR;
 	hello.client_name = (char *)client_name;
 	hello.vm_name = (char *)vm_name;
+	hello.has_incoming = c->incoming;
+	hello.incoming = c->incoming;
 	req.body_case = IOR__CLIENT_MESSAGE__BODY_HELLO;
 	req.hello = &hello;
 	rc = client_call(c, &req, &m, NULL);
@@ -247,14 +259,16 @@ static int client_hello(struct ioregion_client *c, const char *client_name,
 	if (rc < 0)
 		return rc;
 	c->admin = m->hello->admin;
+	c->capabilities = m->hello->capabilities;
 	snprintf(c->daemon_version, sizeof(c->daemon_version), "%s",
 		 m->hello->daemon_version);
 	ior__server_message__free_unpacked(m, NULL);
 	return 0;
 }
 
-int ioregion_client_connect(const char *path, const char *client_name,
-			    const char *vm_name, struct ioregion_client **out)
+static int client_connect(const char *path, const char *client_name,
+			  const char *vm_name, bool incoming,
+			  struct ioregion_client **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ioregion_client *c;
@@ -272,6 +286,7 @@ int ioregion_client_connect(const char *path, const char *client_name,
 	if (!c)
 		return -ENOMEM;
 	c->timeout_ms = 5000;
+	c->incoming = incoming;
 	c->events_tail = &c->events;
 	strcpy(sa.sun_path, path);
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -292,6 +307,32 @@ fail:
 		close(c->fd);
 	c->fd = -1;
 	return rc;
+}
+
+int ioregion_client_connect(const char *path, const char *client_name,
+			    const char *vm_name, struct ioregion_client **out)
+{
+	return client_connect(path, client_name, vm_name, false, out);
+}
+
+int ioregion_client_connect_incoming(const char *path,
+				     const char *client_name,
+				     const char *vm_name,
+				     struct ioregion_client **out)
+{
+	if (!vm_name)
+		return -EINVAL;
+	return client_connect(path, client_name, vm_name, true, out);
+}
+
+uint32_t ioregion_client_capabilities(const struct ioregion_client *c)
+{
+	return c->capabilities;
+}
+
+const char *ioregion_client_reply_message(const struct ioregion_client *c)
+{
+	return c->reply;
 }
 
 void ioregion_client_free(struct ioregion_client *c)
@@ -428,8 +469,107 @@ static int client_call_ok(struct ioregion_client *c, Ior__ClientMessage *req)
 
 	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_OK)) < 0)
 		return rc;
+	snprintf(c->reply, sizeof(c->reply), "%s",
+		 m->ok->message ? m->ok->message : "");
 	ior__server_message__free_unpacked(m, NULL);
 	return 0;
+}
+
+int ioregion_client_stop_vm(struct ioregion_client *c, const char *vm_name)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__StopVm stop = IOR__STOP_VM__INIT;
+
+	stop.vm_name = (char *)vm_name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_STOP_VM;
+	req.stop_vm = &stop;
+	return client_call_ok(c, &req);
+}
+
+int ioregion_client_cont_vm(struct ioregion_client *c, const char *vm_name)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__ContVm cont = IOR__CONT_VM__INIT;
+
+	cont.vm_name = (char *)vm_name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_CONT_VM;
+	req.cont_vm = &cont;
+	return client_call_ok(c, &req);
+}
+
+int ioregion_client_check_migration(struct ioregion_client *c,
+				    const char *vm_name, bool to_other_daemon)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__CheckMigration check = IOR__CHECK_MIGRATION__INIT;
+
+	check.vm_name = (char *)vm_name;
+	check.to_other_daemon = to_other_daemon;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_CHECK_MIGRATION;
+	req.check_migration = &check;
+	return client_call_ok(c, &req);
+}
+
+int ioregion_client_save_vm_state(struct ioregion_client *c,
+				  const char *vm_name, int *memfd,
+				  uint64_t *bytes)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__SaveVmState save = IOR__SAVE_VM_STATE__INIT;
+	Ior__ServerMessage *m;
+	int rc;
+
+	*memfd = -1;
+	save.vm_name = (char *)vm_name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_SAVE_VM_STATE;
+	req.save_vm_state = &save;
+	rc = client_call(c, &req, &m, memfd);
+	if (rc < 0)
+		return rc;
+	rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_VM_STATE);
+	if (rc == 0) {
+		if (bytes)
+			*bytes = m->vm_state->bytes;
+		rc = (int)m->vm_state->regions;
+		ior__server_message__free_unpacked(m, NULL);
+		if (*memfd < 0)
+			rc = client_fail(c, EBADMSG, "no memfd came with the VM state");
+	}
+	if (rc < 0 && *memfd >= 0) {
+		close(*memfd);
+		*memfd = -1;
+	}
+	return rc;
+}
+
+int ioregion_client_load_vm_state(struct ioregion_client *c,
+				  const char *vm_name, int memfd)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__LoadVmState load = IOR__LOAD_VM_STATE__INIT;
+	Ior__ServerMessage *m;
+	int rc;
+
+	load.vm_name = (char *)vm_name;
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_LOAD_VM_STATE;
+	req.load_vm_state = &load;
+	rc = client_call_with(c, &req, memfd, &m, NULL);
+	if (rc < 0 || (rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_OK)) < 0)
+		return rc;
+	snprintf(c->reply, sizeof(c->reply), "%s",
+		 m->ok->message ? m->ok->message : "");
+	ior__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+int ioregion_client_take_over(struct ioregion_client *c)
+{
+	Ior__ClientMessage req = IOR__CLIENT_MESSAGE__INIT;
+	Ior__TakeOver take = IOR__TAKE_OVER__INIT;
+
+	req.body_case = IOR__CLIENT_MESSAGE__BODY_TAKE_OVER;
+	req.take_over = &take;
+	return client_call_ok(c, &req);
 }
 
 int ioregion_client_close_region(struct ioregion_client *c, const char *name)

@@ -113,6 +113,43 @@ int ioregion_client_reload(struct ioregion_client *c);
  * calls it on its machine reset. Daemons before 1.2 refuse it. */
 int ioregion_client_reset_vm(struct ioregion_client *c, const char *vm_name);
 int ioregion_client_plug(struct ioregion_client *c, const char *region_json);
+
+/*
+ * Migration and snapshots (daemons of protocol 1.3, IOREGION_CAP_MIGRATE;
+ * docs/protocol.md has the order). vm_name NULL: the connection's VM.
+ */
+#define IOREGION_CAP_MIGRATE (1u << 7)
+/* HelloReply's capability bits. */
+uint32_t ioregion_client_capabilities(const struct ioregion_client *c);
+/* The message of the last request answered Ok ("2 regions stopped, 5
+ * frames drained"). */
+const char *ioregion_client_reply_message(const struct ioregion_client *c);
+/* Connects as the destination of a migration on the same daemon: it may
+ * attach while the source VMM has the regions open, and opens them after
+ * ioregion_client_take_over. */
+int ioregion_client_connect_incoming(const char *path,
+				     const char *client_name,
+				     const char *vm_name,
+				     struct ioregion_client **out);
+/* The VM's vCPUs are stopped: the daemon serves what they sent and stops
+ * reading the VM's regions; cont reads them again. */
+int ioregion_client_stop_vm(struct ioregion_client *c, const char *vm_name);
+int ioregion_client_cont_vm(struct ioregion_client *c, const char *vm_name);
+/* Before a migration: -EXDEV (to another daemon, a region shared with
+ * other VMs) or -ENOTSUP (a TPM), the message naming the region. */
+int ioregion_client_check_migration(struct ioregion_client *c,
+				    const char *vm_name, bool to_other_daemon);
+/* The stopped VM's device state in a memfd the caller owns (*bytes long);
+ * returns how many region records it holds. */
+int ioregion_client_save_vm_state(struct ioregion_client *c,
+				  const char *vm_name, int *memfd,
+				  uint64_t *bytes);
+/* Loads a state saved by SaveVmState (memfd stays the caller's): all of it
+ * or, with an error naming the region, nothing. */
+int ioregion_client_load_vm_state(struct ioregion_client *c,
+				  const char *vm_name, int memfd);
+/* An incoming connection takes the stopped VM over from its source. */
+int ioregion_client_take_over(struct ioregion_client *c);
 int ioregion_client_unplug(struct ioregion_client *c, const char *name);
 
 /*

@@ -117,8 +117,8 @@ static void test_message_checks(void **state)
 
 	assert_string_equal(control_client_message_check(&m), "message has no body");
 	{
-		/* id 7 and field 15, a request of a later protocol. */
-		static const uint8_t later[] = { 0x08, 0x07, 0x7a, 0x00 };
+		/* id 7 and field 31, a request of a later protocol. */
+		static const uint8_t later[] = { 0x08, 0x07, 0xfa, 0x01, 0x00 };
 		Ior__ClientMessage *u = ior__client_message__unpack(
 			NULL, sizeof(later), later);
 
