@@ -527,6 +527,16 @@ out:
 	free(ptrs);
 }
 
+static struct session *session_find(struct ioregiond *d, uint64_t id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &d->sessions, link)
+		if (s->id == id && !s->closing)
+			return s;
+	return NULL;
+}
+
 static void session_open(struct session *s, uint32_t id, const char *name)
 {
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
@@ -557,6 +567,10 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 	}
 	vm = vm_get(s->d, s->vm_name);
 	ch = vm ? vm_channel(vm, name) : NULL;
+	/* Stopped by a VMM that is gone (saved and quit): nobody will read
+	 * it again. */
+	if (ch && ch->stopped && !session_find(s->d, ch->opener))
+		channel_close(ch, "its VMM left while the VM was stopped");
 	rc = ch ? channel_open(ch, r, &peer) : -ENOMEM;
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "region \"%s\" of VM \"%s\": %s", name,
