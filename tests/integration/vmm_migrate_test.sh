@@ -102,6 +102,22 @@ else
 	fail "restore on a exited $?: $(cat "$tmp/restore-a.err")"
 fi
 
+# ioregionctl: b's vm0 (its VMM gone, so not running) saved and loaded.
+for _ in $(seq 50); do
+	"$ctl" -s "$tmp/b.sock" save vm0 "$tmp/b.dev" >"$tmp/ctl.out" 2>&1 && break
+	sleep 0.1
+done
+grep -q "^4 regions, [0-9]* bytes" "$tmp/ctl.out" ||
+	fail "ioregionctl save: $(cat "$tmp/ctl.out")"
+"$ctl" -s "$tmp/b.sock" load vm0 "$tmp/b.dev" >"$tmp/ctl.out" 2>&1 &&
+	grep -q "^4 regions loaded" "$tmp/ctl.out" ||
+	fail "ioregionctl load: $(cat "$tmp/ctl.out")"
+"$ctl" -s "$tmp/c.sock" load vm0 "$tmp/b.dev" >"$tmp/ctl.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && grep -q 'no region "test0"' "$tmp/ctl.out" &&
+	pass "ioregionctl save and load: $(cat "$tmp/ctl.out")" ||
+	fail "ioregionctl load on c exited $rc: $(cat "$tmp/ctl.out")"
+
 for p in $pids; do
 	kill "$p" && wait "$p" || fail "daemon $p exit status $?"
 done
