@@ -606,6 +606,12 @@ static void session_open_irq(struct session *s, uint32_t id,
 		session_refuse(s, id, EINVAL, "attach as a VM (hello.vm_name) to open interrupt lines");
 		return;
 	}
+	/* Opening drains edges the source's guest still has to see. */
+	if (s->incoming) {
+		session_refuse(s, id, EBUSY,
+			       "an incoming VMM opens interrupt lines after TakeOver");
+		return;
+	}
 	rc = irq_open(s->d, s->vm_name, line, &fd);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "VM \"%s\" has no interrupt line %u%s%s",

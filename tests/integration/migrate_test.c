@@ -384,6 +384,8 @@ static void test_handover(void **state)
 	expect_error(dst, ioregion_client_open(dst, "test0",
 					       &(struct ioregion_region){ 0 }),
 		     EBUSY, "an incoming VMM opens regions after TakeOver");
+	expect_error(dst, ioregion_client_open_irq(dst, 5, &fd), EBUSY,
+		     "an incoming VMM opens interrupt lines after TakeOver");
 	expect_error(dst, ioregion_client_take_over(dst), EBUSY,
 		     "of VM vm0 is still served: the source must stop the VM");
 

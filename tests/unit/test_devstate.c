@@ -129,6 +129,27 @@ static void test_ram_other_fill_refused(void **state)
 	b->ops->destroy(b);
 }
 
+/* A restart's save by a daemon from before the record: ram's fields were
+ * the counter alone; its memfd is taken back with them. */
+static void test_ram_legacy_restart(void **state)
+{
+	struct device *a = devtest_new("ram", "{\"fill\": 7}", 0x1000, 1);
+	struct device *b = devtest_new("ram", "{\"fill\": 7}", 0x1000, 1);
+	struct statebuf sb;
+	uint8_t old[8];
+
+	devtest_write(a, 0, 0x10, 4, 0xa1b2c3d4);
+	statebuf_init(&sb, old, sizeof(old));
+	statebuf_put_u64(&sb, 3);
+	statebuf_init(&sb, old, sizeof(old));
+	assert_int_equal(device_restore(b, &sb, a->ops->memory_fd(a)), 0);
+	assert_int_equal(devtest_read(b, 0, 0x10, 4), 0xa1b2c3d4);
+	assert_int_equal(devtest_read(b, 0, 0x20, 1), 7);
+	assert_int_equal(devtest_stat(b, "out_of_range"), 3);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+}
+
 static void test_uart_round_trip(void **state)
 {
 	struct device *a = devtest_new("uart16550", "{\"output\": \"none\"}", 8, 1);
@@ -277,6 +298,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ram_carries_memory),
 		cmocka_unit_test(test_ram_other_fill_refused),
+		cmocka_unit_test(test_ram_legacy_restart),
 		cmocka_unit_test(test_uart_round_trip),
 		cmocka_unit_test(test_testdev_and_doorbell_round_trip),
 		cmocka_unit_test(test_mailbox_vm_part),
