@@ -42,7 +42,10 @@ JSON
 
 # start NAME: a daemon on $tmp/NAME.sock with $tmp/NAME.json
 start() {
-	"$build/ioregiond" -c "$tmp/$1.json" -s "$tmp/$1.sock" 2>>"$tmp/$1.log" &
+	# scripts/check's poll tier: every test with poll mode on
+	"$build/ioregiond" -c "$tmp/$1.json" -s "$tmp/$1.sock" \
+		${IOREGIOND_TEST_POLL_US:+--poll-us="$IOREGIOND_TEST_POLL_US"} \
+		2>>"$tmp/$1.log" &
 	pids="$pids $!"
 	for _ in $(seq 100); do
 		"$ctl" -s "$tmp/$1.sock" status >/dev/null 2>&1 && return 0
