@@ -21,6 +21,7 @@
 #define MBOX_TX 0x10
 #define MBOX_RX 0x18
 #define MBOX_DEPTH 0x24
+#define TPM_ACCESS 0x00	/* locality 0's */
 
 static uint8_t buf[(1 << 20) + (64 << 10)];
 
@@ -223,6 +224,34 @@ static void test_mailbox_vm_part(void **state)
 	b->ops->destroy(b);
 }
 
+/* The whole of a shared mailbox and of a TPM (the restart's record). */
+static void test_mailbox_and_tpm_whole(void **state)
+{
+	struct device *a = devtest_new("mailbox", NULL, 0x1000, 2);
+	struct device *b = devtest_new("mailbox", NULL, 0x1000, 2);
+	struct device *t = devtest_new("tpm-tis", NULL, 0x5000, 1);
+	struct device *t2 = devtest_new("tpm-tis", NULL, 0x5000, 1);
+	struct devstate_record rec;
+
+	devtest_write(a, 0, MBOX_TX, 8, 0xabc);	/* to VM 1, the default */
+	parse(save(a, 0x1000, 0, DEVICE_ALL_REQUESTERS), &rec);
+	load(b, NULL, 0x1000, 2, &rec, DEVICE_ALL_REQUESTERS);
+	assert_int_equal(devtest_read(b, 1, MBOX_RX, 8), 0xabc);
+	/* Locality 0 requested and granted: the TPM's access register. */
+	devtest_write(t, 0, TPM_ACCESS, 1, 0x02);
+	assert_int_equal(devtest_read(t, 0, TPM_ACCESS, 1) & 0x20, 0x20);
+	parse(save(t, 0x5000, 0, DEVICE_ALL_REQUESTERS), &rec);
+	assert_string_equal(rec.device, "tpm-tis");
+	load(t2, NULL, 0x5000, 1, &rec, DEVICE_ALL_REQUESTERS);
+	assert_int_equal(devtest_read(t2, 0, TPM_ACCESS, 1),
+			 devtest_read(t, 0, TPM_ACCESS, 1));
+	assert_int_equal(devtest_read(t2, 0, TPM_ACCESS, 1) & 0x20, 0x20);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+	t->ops->destroy(t);
+	t2->ops->destroy(t2);
+}
+
 /* A model with no per-VM state gives no VM part. */
 static void test_no_vm_part(void **state)
 {
@@ -302,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_uart_round_trip),
 		cmocka_unit_test(test_testdev_and_doorbell_round_trip),
 		cmocka_unit_test(test_mailbox_vm_part),
+		cmocka_unit_test(test_mailbox_and_tpm_whole),
 		cmocka_unit_test(test_no_vm_part),
 		cmocka_unit_test(test_refusals),
 	};
