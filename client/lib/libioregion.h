@@ -132,7 +132,9 @@ int ioregion_client_connect_incoming(const char *path,
 				     const char *vm_name,
 				     struct ioregion_client **out);
 /* The VM's vCPUs are stopped: the daemon serves what they sent and stops
- * reading the VM's regions; cont reads them again. */
+ * reading the VM's regions; cont reads them again. A VMM on the fallback
+ * path with a coalesced MMIO ring calls ioregion_vm_flush first: posted
+ * writes still in the ring were sent before the stop too. */
 int ioregion_client_stop_vm(struct ioregion_client *c, const char *vm_name);
 int ioregion_client_cont_vm(struct ioregion_client *c, const char *vm_name);
 /* Before a migration: -EXDEV (to another daemon, a region shared with
