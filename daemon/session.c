@@ -866,7 +866,8 @@ static void session_load_vm_state(struct session *s, uint32_t id,
 				  const char *vm_name, int fd)
 {
 	const char *vm = session_state_scope(s, id, vm_name);
-	char why[400], done[64];
+	char why[400], done[96];
+	unsigned int kept;
 	int rc;
 
 	if (!vm || session_vm_running(s, id, "LoadVmState", vm))
@@ -876,15 +877,21 @@ static void session_load_vm_state(struct session *s, uint32_t id,
 				     "load_vm_state carries the state memfd in SCM_RIGHTS; none came");
 		return;
 	}
-	rc = vmstate_load(s->d, vm, fd, why, sizeof(why));
+	/* A destination on this daemon: shared devices stayed put. */
+	rc = vmstate_load(s->d, vm, fd, s->incoming, &kept, why, sizeof(why));
 	if (rc < 0) {
 		session_refuse_state(s, id, -rc, "LoadVmState", vm, why);
 		return;
 	}
 	s->d->counters.vm_states_loaded++;
-	log_info("vm %s: state loaded by %s: %d regions", vm, s->client_name,
-		 rc);
-	snprintf(done, sizeof(done), "%d regions loaded", rc);
+	log_info("vm %s: state loaded by %s: %d regions, %u shared kept", vm,
+		 s->client_name, rc, kept);
+	if (kept)
+		snprintf(done, sizeof(done),
+			 "%d regions loaded, %u shared with other VMs kept as they are",
+			 rc, kept);
+	else
+		snprintf(done, sizeof(done), "%d regions loaded", rc);
 	session_reply_ok(s, id, done);
 }
 

@@ -271,7 +271,8 @@ static int vmstate_check_record(struct ioregiond *d, const char *vm,
 				 it->r->cfg.size, it->requester, why, whylen);
 }
 
-int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
+int vmstate_load(struct ioregiond *d, const char *vm, int fd,
+		 bool keep_shared, unsigned int *kept, char *why,
 		 size_t whylen)
 {
 	struct vmstate_item *items = NULL;
@@ -280,8 +281,9 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
 	uint32_t version, n, namelen, i, j;
 	uint64_t length;
 	size_t len;
-	int rc;
+	int rc, loaded = 0;
 
+	*kept = 0;
 	rc = vmstate_read(fd, &buf, &len, why, whylen);
 	if (rc < 0)
 		return rc;
@@ -353,6 +355,10 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
 	for (i = 0; i < n; i++) {
 		struct region *r = items[i].r;
 
+		if (keep_shared && (items[i].rec.flags & DEVSTATE_VM_PART)) {
+			(*kept)++;
+			continue;
+		}
 		if (devstate_apply(r->dev, &items[i].rec, items[i].requester,
 				   -1, why, whylen) < 0) {
 			/* Passed in a scratch instance: only memory writes
@@ -361,8 +367,9 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
 			goto out;
 		}
 		region_save(r);
+		loaded++;
 	}
-	rc = (int)n;
+	rc = loaded;
 out:
 	free(items);
 	free(buf);

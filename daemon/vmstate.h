@@ -34,8 +34,13 @@ int vmstate_save(struct ioregiond *d, const char *vm, int *fd,
 		 unsigned int *records, uint64_t *bytes, char *why,
 		 size_t whylen);
 /* Loads a state file into vm's regions: all of it, or (-errno, with why
- * naming the region) nothing. Returns how many regions it loaded. */
-int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
+ * naming the region) nothing. With keep_shared (a migration's destination
+ * on this daemon) the records of devices shared with other VMs are checked
+ * but not applied: those devices never moved, and the other VMs may have
+ * used them since the save. Returns how many regions it loaded; *kept
+ * counts the shared ones left as they are. */
+int vmstate_load(struct ioregiond *d, const char *vm, int fd,
+		 bool keep_shared, unsigned int *kept, char *why,
 		 size_t whylen);
 
 #endif

@@ -43,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char why[512];
+	unsigned int kept;
 	int fd;
 
 	if (!fuzz_d.base) {
@@ -68,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = memfd_create("fuzz-vmstate", MFD_CLOEXEC);
 	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
 		abort();
-	vmstate_load(&fuzz_d, "vm0", fd, why, sizeof(why));
+	vmstate_load(&fuzz_d, "vm0", fd, size > 0 && (data[size - 1] & 1),
+		     &kept, why, sizeof(why));
 	close(fd);
 	return 0;
 }
