@@ -838,14 +838,16 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__VmStateReply reply = IOR__VM_STATE_REPLY__INIT;
 	const char *vm = session_state_scope(s, id, vm_name);
-	unsigned int records;
+	const char *kept[VMSTATE_MAX_KEPT];
+	unsigned int records, nkept;
 	uint64_t bytes;
 	char why[300];
 	int fd, rc;
 
 	if (!vm || session_vm_running(s, id, "SaveVmState", vm))
 		return;
-	rc = vmstate_save(s->d, vm, &fd, &records, &bytes, why, sizeof(why));
+	rc = vmstate_save(s->d, vm, &fd, &records, &bytes, kept, &nkept, why,
+			  sizeof(why));
 	if (rc < 0) {
 		session_refuse_state(s, id, -rc, "SaveVmState", vm, why);
 		return;
@@ -855,6 +857,8 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 		 s->client_name, records, (unsigned long long)bytes);
 	reply.regions = records;
 	reply.bytes = bytes;
+	reply.n_kept = nkept;
+	reply.kept = (char **)kept;
 	msg.id = id;
 	msg.body_case = IOR__SERVER_MESSAGE__BODY_VM_STATE;
 	msg.vm_state = &reply;

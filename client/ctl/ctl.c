@@ -204,7 +204,8 @@ static int ctl_save(struct ctl *ctl, const char *vm, const char *path)
 		fprintf(stderr, "ioregionctl: %s: writing failed\n", path);
 		return CTL_REFUSED;
 	}
-	printf("%d regions, %llu bytes\n", rc, (unsigned long long)bytes);
+	printf("%s, %llu bytes\n", ioregion_client_reply_message(ctl->c),
+	       (unsigned long long)bytes);
 	return CTL_OK;
 }
 

@@ -142,7 +142,9 @@ int ioregion_client_cont_vm(struct ioregion_client *c, const char *vm_name);
 int ioregion_client_check_migration(struct ioregion_client *c,
 				    const char *vm_name, bool to_other_daemon);
 /* The stopped VM's device state in a memfd the caller owns (*bytes long);
- * returns how many region records it holds. */
+ * returns how many region records it holds. ioregion_client_reply_message
+ * then names the regions whose state stays in the daemon ("2 regions;
+ * kept in the daemon: tpm0"): a TPM's, which moves to no other daemon. */
 int ioregion_client_save_vm_state(struct ioregion_client *c,
 				  const char *vm_name, int *memfd,
 				  uint64_t *bytes);

@@ -38,6 +38,10 @@
 #define MBOX_RX 0x18
 #define MBOX_DEPTH 0x24
 
+#define TPM_ACCESS 0x00	/* locality 0's */
+#define TPM_ACCESS_REQUEST_USE 0x02
+#define TPM_ACCESS_ACTIVE 0x20
+
 #define RAM_SIZE 0x4000
 
 /* One VM's regions on a daemon of its own; "lacks" leaves test0 out. */
@@ -506,6 +510,60 @@ static void test_snapshot_shared_mailbox(void **state)
 	harness_stop(&hd);
 }
 
+/* A TPM stays in its daemon: refused to another one, kept out of the
+ * state file, and handed over on this one without a TPM_Init (its
+ * locality stays granted). */
+static void test_tpm_stays(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *src, *dst;
+	char config[1024];
+	uint64_t bytes;
+	int tpm, test, memfd;
+
+	if (system("command -v swtpm >/dev/null 2>&1") != 0)
+		skip();
+	harness_prepare(&hd, NULL);
+	snprintf(config, sizeof(config),
+		 "{ \"regions\": [ { \"name\": \"tpm0\", \"device\": \"tpm-tis\","
+		 " \"bus\": \"mmio\", \"address\": \"0xfed40000\", \"size\": 20480,"
+		 " \"vms\": [\"vm0\"], \"options\": { \"state_dir\": \"%s/tpm\" } },"
+		 " { \"name\": \"test0\", \"device\": \"testdev\", \"bus\": \"mmio\","
+		 " \"address\": \"0xd0002000\", \"size\": 4096, \"vms\": [\"vm0\"] } ] }",
+		 hd.dir);
+	harness_write_config(&hd, config);
+	harness_launch(&hd);
+	src = harness_connect(&hd, "vm0");
+	tpm = harness_open(src, "tpm0");
+	test = harness_open(src, "test0");
+	harness_write(tpm, TPM_ACCESS, 1, TPM_ACCESS_REQUEST_USE);
+	assert_true(harness_read(tpm, TPM_ACCESS, 1) & TPM_ACCESS_ACTIVE);
+	harness_write(test, TESTDEV_SCRATCH, 8, 0x77);
+	expect_error(src, ioregion_client_check_migration(src, NULL, true),
+		     ENOTSUP, "region tpm0: a TPM's state (its swtpm's) cannot move to another daemon yet");
+	assert_int_equal(ioregion_client_check_migration(src, NULL, false), 0);
+	assert_int_equal(ioregion_client_connect_incoming(hd.socket, "dest",
+							  "vm0", &dst), 0);
+	assert_int_equal(ioregion_client_stop_vm(src, NULL), 0);
+	assert_int_equal(ioregion_client_save_vm_state(src, NULL, &memfd, &bytes), 1);
+	assert_string_equal(ioregion_client_reply_message(src),
+			    "1 regions; kept in the daemon: tpm0");
+	assert_int_equal(ioregion_client_load_vm_state(dst, NULL, memfd), 0);
+	assert_int_equal(ioregion_client_take_over(dst), 0);
+	close(tpm);
+	close(test);
+	tpm = harness_open(dst, "tpm0");
+	test = harness_open(dst, "test0");
+	assert_true(harness_read(tpm, TPM_ACCESS, 1) & TPM_ACCESS_ACTIVE);
+	assert_int_equal(harness_read(test, TESTDEV_SCRATCH, 8), 0x77);
+	close(memfd);
+	close(tpm);
+	close(test);
+	ioregion_client_free(src);
+	ioregion_client_free(dst);
+	harness_stop(&hd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_bad_state),
 		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_snapshot_shared_mailbox),
+		cmocka_unit_test(test_tpm_stays),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
