@@ -70,7 +70,7 @@ libvirt_domain_xml() {
 }
 
 libvirt_checks() {
-	local out ct=/proc/$leader/root v n t0
+	local out ct=/proc/$leader/root v n t0 qemu_pid
 
 	v=$(in_ct "libvirtd --version" | awk '{print $NF}')
 	in_ct "install -m 0644 /mnt/work/valid.json /etc/ioregiond/ioregiond.json && ioregionctl list >/dev/null" ||
@@ -120,13 +120,20 @@ libvirt_checks() {
 		console_stop
 		return
 	fi
-	out=$(in_ct "ps -o user=,args= -C qemu-system-x86_64")
-	if echo "$out" | grep -q "^libvirt-qemu .*-object ioregiond,id=ior0,path=/run/ioregiond/control.sock,vm=linux1" &&
+	# QEMU as libvirt ran it: its user, arguments, mount namespace, cgroup
+	# (the container has no ps: /proc)
+	out=$(in_ct 'p=$(cat /run/libvirt/qemu/linux1.pid) &&
+		stat -c %U /proc/$p && tr "\0" " " </proc/$p/cmdline && echo &&
+		[ "$(readlink /proc/$p/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] && echo own-mount-namespace;
+		grep -m1 -o "machine.slice/.*" /proc/$p/cgroup')
+	if [ "$(echo "$out" | sed -n 1p)" = libvirt-qemu ] &&
+		echo "$out" | sed -n 2p | grep -q -- "-object ioregiond,id=ior0,path=/run/ioregiond/control.sock,vm=linux1" &&
+		echo "$out" | grep -q '^own-mount-namespace$' &&
 		[ "$(virsh_ct "domstate linux1")" = running ]; then
-		pass "libvirt: virsh start: linux1 running, QEMU as libvirt-qemu with -object ioregiond from <qemu:commandline>"
+		pass "libvirt: virsh start: linux1 running; QEMU runs as libvirt-qemu in its own mount namespace$(echo "$out" | sed -n 4p | sed 's/^/, cgroup /') with -object ioregiond from <qemu:commandline>"
 	else
 		echo "$out"
-		fail "libvirt: after virsh start: $(virsh_ct "domstate linux1")"
+		fail "libvirt: after virsh start: $(virsh_ct "domstate linux1"), QEMU not as expected"
 	fi
 	if console_wait 600 '^guest: userspace up'; then
 		pass "libvirt: the guest booted in $(($(date +%s) - t0)) s; its kernel log and 'guest: userspace up' came through ioregiond's console socket: $(tr -d '\r' <"$work/console.out" | grep -m1 -o 'ttyS0 at I/O 0x3f8.*')"
@@ -145,6 +152,17 @@ libvirt_checks() {
 	else
 		tail -5 "$work/console.out"
 		fail "libvirt: the guest did not answer on its console"
+	fi
+
+	# virsh save is a migration to a file: the object's blocker refuses it.
+	if out=$(virsh_ct "save linux1 /var/lib/libvirt/qemu/save/linux1.save" 2>&1); then
+		fail "libvirt: virsh save succeeded: the daemon's device state would be lost"
+	elif echo "$out" | grep -q 'does not travel in the migration stream' &&
+		[ "$(virsh_ct "domstate linux1")" = running ]; then
+		pass "libvirt: virsh save refused by the object's migration blocker, the guest runs on: $(echo "$out" | grep -m1 -o "ioregiond object.*")"
+	else
+		echo "$out"
+		fail "libvirt: virsh save failed otherwise: $(echo "$out" | tail -1), domain $(virsh_ct "domstate linux1")"
 	fi
 
 	# virsh reset: QEMU's system_reset, which sends the daemon ResetVm;
@@ -171,8 +189,12 @@ libvirt_checks() {
 	fi
 
 	n=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["regions"]))' "$work/valid.json")
+	qemu_pid=$(in_ct "cat /run/libvirt/qemu/linux1.pid")
+	if [ -z "$qemu_pid" ] || [ "$(svc StatusText)" != "serving $n regions to 1 client" ]; then
+		fail "libvirt: before virsh destroy: QEMU PID '$qemu_pid', ioregiond $(svc StatusText)"
+	fi
 	if virsh_ct "destroy linux1" >/dev/null &&
-		wait_for 20 "! pgrep -x qemu-system-x86 >/dev/null && [ \"\$(systemctl show -p StatusText --value ioregiond.service)\" = 'serving $n regions to 0 clients' ]" &&
+		wait_for 20 "[ ! -e /proc/$qemu_pid ] && [ \"\$(systemctl show -p StatusText --value ioregiond.service)\" = 'serving $n regions to 0 clients' ]" &&
 		[ "$(virsh_ct "domstate linux1")" = "shut off" ]; then
 		pass "libvirt: virsh destroy: QEMU gone, linux1 shut off, ioregiond serving $n regions to 0 clients"
 	else
