@@ -64,7 +64,7 @@ console_wait() {
 # The domain of docs/qemu.md with this test's emulator, and -L for its
 # firmware (the host's, bound in: the patched QEMU is not installed).
 libvirt_domain_xml() {
-	doc_block "$top/docs/qemu.md" "Under libvirt" 3 |
+	doc_block "$top/docs/qemu.md" "Under libvirt" 4 |
 		sed -e "s|<emulator>.*</emulator>|<emulator>$qemu</emulator>|" \
 		    -e "s|^\( *\)</qemu:commandline>|\1  <qemu:arg value='-L'/><qemu:arg value='/usr/share/qemu'/>\n\1  <qemu:arg value='-L'/><qemu:arg value='/usr/share/seabios'/>\n&|"
 }
@@ -80,7 +80,7 @@ libvirt_checks() {
 
 	if out=$(in_ct "virsh -c qemu:///system domcapabilities --emulatorbin $qemu --virttype qemu --arch x86_64" 2>&1) &&
 		echo "$out" | grep -q '<machine>pc-i440fx-10\.0</machine>'; then
-		pass "$lv: libvirt $v ($(in_ct "systemctl is-active libvirtd virtqemud | paste -sd/") libvirtd/virtqemud under systemd) probed the patched QEMU 10.0: domcapabilities for $qemu with machine pc-i440fx-10.0"
+		pass "$lv: libvirt $v ($(in_ct 'for d in libvirtd virtqemud; do systemctl is-active -q $d && echo $d; done' | head -1) under systemd) probed the patched QEMU 10.0: domcapabilities for $qemu with machine pc-i440fx-10.0"
 	else
 		echo "$out" | tail -5
 		in_ct "journalctl -u libvirtd --no-pager -n 20"
@@ -111,6 +111,33 @@ libvirt_checks() {
 	run_readme_lines /root "$lv" < <(doc_block "$top/docs/qemu.md" "Under libvirt" 1) ||
 		return
 
+	# docs/qemu.md's access section holds libvirt's QEMUs to linux1: the
+	# same with vm0 for linux1 refuses linux1, the documented one lets it.
+	doc_block "$top/docs/qemu.md" "Under libvirt" 3 >"$work/access.txt"
+	python3 - "$work/valid.json" "$work" <<'ACCESS' || fail "$lv: docs/qemu.md's access section is no JSON"
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+access = json.loads("{" + open(sys.argv[2] + "/access.txt").read() + "}")["access"]
+json.dump(dict(cfg, access=access), open(sys.argv[2] + "/access-linux1.json", "w"))
+for rule in access:
+    if rule.get("user") == "libvirt-qemu":
+        rule["vms"] = ["vm0"]
+json.dump(dict(cfg, access=access), open(sys.argv[2] + "/access-vm0.json", "w"))
+ACCESS
+	in_ct "install -m 0644 /mnt/work/access-vm0.json /etc/ioregiond/ioregiond.json && systemctl reload ioregiond" ||
+		fail "$lv: reload with an access rule for libvirt-qemu"
+	if out=$(virsh_ct "start linux1" 2>&1); then
+		fail "$lv: virsh start succeeded though the access rule grants libvirt-qemu vm0 only"
+		virsh_ct "destroy linux1" >/dev/null 2>&1
+	elif echo "$out" | grep -q 'ioregiond:.*linux1'; then
+		pass "$lv: with an access rule granting libvirt-qemu vm0 only, virsh start linux1 fails: $(echo "$out" | grep -m1 -o 'ioregiond:.*')"
+	else
+		echo "$out"
+		fail "$lv: virsh start under a rule for vm0 failed otherwise: $(echo "$out" | tail -1)"
+	fi
+	in_ct "install -m 0644 /mnt/work/access-linux1.json /etc/ioregiond/ioregiond.json && systemctl reload ioregiond" ||
+		fail "$lv: reload with docs/qemu.md's access rule for libvirt-qemu"
+
 	console_start "$ct/run/ioregiond/console/linux1.sock"
 	t0=$(date +%s)
 	if ! out=$(virsh_ct "start linux1" 2>&1); then
@@ -130,7 +157,7 @@ libvirt_checks() {
 		echo "$out" | sed -n 2p | grep -q -- "-object ioregiond,id=ior0,path=/run/ioregiond/control.sock,vm=linux1" &&
 		echo "$out" | grep -q '^own-mount-namespace$' &&
 		[ "$(virsh_ct "domstate linux1")" = running ]; then
-		pass "$lv: virsh start: linux1 running; QEMU runs as libvirt-qemu in its own mount namespace$(echo "$out" | sed -n 4p | sed 's/^/, cgroup /') with -object ioregiond from <qemu:commandline>"
+		pass "$lv: virsh start under docs/qemu.md's access section: linux1 running; QEMU runs as libvirt-qemu in its own mount namespace$(echo "$out" | sed -n 4p | sed 's/^/, cgroup /') with -object ioregiond from <qemu:commandline>"
 	else
 		echo "$out"
 		fail "$lv: after virsh start: $(virsh_ct "domstate linux1"), QEMU not as expected"
