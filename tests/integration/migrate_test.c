@@ -564,6 +564,55 @@ static void test_tpm_stays(void **state)
 	harness_stop(&hd);
 }
 
+/* A VM's part of a shared mailbox belongs to that VM: loaded into the
+ * other VM sharing it, vm0's mail would become vm1's. A header cut before
+ * the VM's name is no state file either. */
+static void test_vm_part_of_another_vm(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *vm0, *vm1;
+	uint8_t head[40];
+	int m0, m1, memfd, fd;
+	uint64_t bytes;
+
+	harness_start(&hd,
+		"{ \"regions\": [ { \"name\": \"mbox\", \"device\": \"mailbox\","
+		" \"bus\": \"mmio\", \"address\": \"0xd0003000\", \"size\": 4096,"
+		" \"vms\": [\"vm0\", \"vm1\"] } ] }");
+	vm0 = harness_connect(&hd, "vm0");
+	vm1 = harness_connect(&hd, "vm1");
+	m0 = harness_open(vm0, "mbox");
+	m1 = harness_open(vm1, "mbox");
+	harness_write(m1, MBOX_DEST, 4, 0);
+	harness_write(m1, MBOX_TX, 8, 0x1111);
+	assert_int_equal(ioregion_client_stop_vm(vm0, NULL), 0);
+	assert_int_equal(ioregion_client_save_vm_state(vm0, NULL, &memfd, &bytes), 1);
+	assert_int_equal(ioregion_client_cont_vm(vm0, NULL), 0);
+	assert_int_equal(ioregion_client_stop_vm(vm1, NULL), 0);
+	expect_error(vm1, ioregion_client_load_vm_state(vm1, NULL, memfd), EXDEV,
+		     "region mbox: the record is VM vm0's part of a shared device, not VM vm1's");
+	/* The header alone, its length saying so: no VM name, no count. */
+	assert_int_equal(pread(memfd, head, sizeof(head), 0), (ssize_t)sizeof(head));
+	memset(head + 12, 0, 4);
+	head[16] = sizeof(head);
+	memset(head + 17, 0, 7);
+	fd = memfd_of(head, sizeof(head));
+	expect_error(vm1, ioregion_client_load_vm_state(vm1, NULL, fd), EBADMSG,
+		     "the VM state says it has 40 bytes");
+	close(fd);
+	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 2);
+	assert_int_equal(ioregion_client_cont_vm(vm1, NULL), 0);
+	assert_int_equal(harness_read(m1, MBOX_DEPTH, 4), 0);
+	assert_int_equal(harness_read(m0, MBOX_DEPTH, 4), 1);
+	assert_int_equal(harness_read(m0, MBOX_RX, 8), 0x1111);
+	close(memfd);
+	close(m0);
+	close(m1);
+	ioregion_client_free(vm0);
+	ioregion_client_free(vm1);
+	harness_stop(&hd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_snapshot_shared_mailbox),
 		cmocka_unit_test(test_tpm_stays),
+		cmocka_unit_test(test_vm_part_of_another_vm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
