@@ -717,16 +717,17 @@ static void session_refuse_state(struct session *s, uint32_t id, int code,
 
 /* The VM a migration request is about, or NULL once refused. */
 static const char *session_state_scope(struct session *s, uint32_t id,
-				       const char *vm_name)
+				       const char *what, const char *vm_name)
 {
 	const char *vm;
 	bool denied;
 
 	vm = session_scope(s, vm_name, &denied);
 	if (denied || !vm) {
-		session_refuse(s, id, denied ? EACCES : EINVAL, denied ?
-			       "only admins stop, save or load other VMs" :
-			       "name the VM (vm_name)");
+		session_refuse_state(s, id, denied ? EACCES : EINVAL, what,
+				     vm_name ? vm_name : "(none)", denied ?
+				     "only admins stop, save or load other VMs" :
+				     "name the VM (vm_name)");
 		return NULL;
 	}
 	return vm;
@@ -737,7 +738,8 @@ static const char *session_state_scope(struct session *s, uint32_t id,
 static void session_stop_vm(struct session *s, uint32_t id,
 			    const char *vm_name)
 {
-	const char *vm = session_state_scope(s, id, vm_name);
+	const char *vm = session_state_scope(s, id, "StopVm",
+						 vm_name);
 	struct vm *v = vm ? vm_find(s->d, vm) : NULL;
 	struct channel *ch;
 	unsigned int n = 0, frames = 0;
@@ -772,7 +774,8 @@ static void session_stop_vm(struct session *s, uint32_t id,
 static void session_cont_vm(struct session *s, uint32_t id,
 			    const char *vm_name)
 {
-	const char *vm = session_state_scope(s, id, vm_name);
+	const char *vm = session_state_scope(s, id, "ContVm",
+						 vm_name);
 	struct vm *v = vm ? vm_find(s->d, vm) : NULL;
 	struct channel *ch;
 	unsigned int n = 0;
@@ -789,8 +792,8 @@ static void session_cont_vm(struct session *s, uint32_t id,
 		}
 	}
 	if (n == 0) {
-		session_refuse(s, id, ENOENT,
-			       "no region of the VM is stopped (it runs, or was taken over)");
+		session_refuse_state(s, id, ENOENT, "ContVm", vm,
+				     "no region of the VM is stopped (it runs, or was taken over)");
 		return;
 	}
 	log_info("vm %s: continued by %s: %u regions", vm, s->client_name, n);
@@ -801,7 +804,8 @@ static void session_cont_vm(struct session *s, uint32_t id,
 static void session_check_migration(struct session *s, uint32_t id,
 				    const Ior__CheckMigration *req)
 {
-	const char *vm = session_state_scope(s, id, req->vm_name);
+	const char *vm = session_state_scope(s, id, "CheckMigration",
+						 req->vm_name);
 	char why[300];
 	int rc;
 
@@ -837,7 +841,8 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 {
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__VmStateReply reply = IOR__VM_STATE_REPLY__INIT;
-	const char *vm = session_state_scope(s, id, vm_name);
+	const char *vm = session_state_scope(s, id, "SaveVmState",
+						 vm_name);
 	const char *kept[VMSTATE_MAX_KEPT];
 	unsigned int records, nkept;
 	uint64_t bytes;
@@ -869,7 +874,8 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 static void session_load_vm_state(struct session *s, uint32_t id,
 				  const char *vm_name, int fd)
 {
-	const char *vm = session_state_scope(s, id, vm_name);
+	const char *vm = session_state_scope(s, id, "LoadVmState",
+						 vm_name);
 	char why[400], done[96];
 	unsigned int kept;
 	int rc;
@@ -909,8 +915,9 @@ static void session_take_over(struct session *s, uint32_t id)
 	char why[320], done[64];
 
 	if (!s->incoming) {
-		session_refuse(s, id, EPERM,
-			       "only an incoming connection (hello.incoming) takes a VM over");
+		session_refuse_state(s, id, EPERM, "TakeOver",
+				     s->vm_name[0] ? s->vm_name : "(none)",
+				     "only an incoming connection (hello.incoming) takes a VM over");
 		return;
 	}
 	v = vm_find(s->d, s->vm_name);

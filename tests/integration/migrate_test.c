@@ -613,6 +613,35 @@ static void test_vm_part_of_another_vm(void **state)
 	harness_stop(&hd);
 }
 
+/* Every refused migration request is counted, whatever refused it: the
+ * VM's scope, nothing stopped to continue, a take-over by a VMM that is
+ * not incoming. */
+static void test_refusals_counted(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *vm0, *admin;
+	uint64_t bytes;
+	int m0, memfd;
+
+	harness_start(&hd, NULL);
+	vm0 = harness_connect(&hd, "vm0");
+	admin = harness_connect(&hd, NULL);
+	m0 = harness_open(vm0, "mbox");
+	expect_error(vm0, ioregion_client_take_over(vm0), EPERM,
+		     "only an incoming connection");
+	expect_error(vm0, ioregion_client_cont_vm(vm0, NULL), ENOENT,
+		     "no region of the VM is stopped");
+	expect_error(admin, ioregion_client_save_vm_state(admin, NULL, &memfd,
+							  &bytes),
+		     EINVAL, "name the VM");
+	assert_int_equal(memfd, -1);
+	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 3);
+	close(m0);
+	ioregion_client_free(vm0);
+	ioregion_client_free(admin);
+	harness_stop(&hd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_shared_mailbox),
 		cmocka_unit_test(test_tpm_stays),
 		cmocka_unit_test(test_vm_part_of_another_vm),
+		cmocka_unit_test(test_refusals_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
