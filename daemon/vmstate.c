@@ -102,6 +102,15 @@ static int vmstate_save_region(struct region *r, unsigned int requester,
 
 	if (r->dev->ops->memory_fd)
 		cap += r->cfg.size;
+	/* A file LoadVmState would refuse is no save. */
+	if (r->dev->ops->memory_fd &&
+	    r->cfg.size > VMSTATE_MAX_BYTES - *off) {
+		snprintf(why, whylen,
+			 "region %s: its %llu bytes of memory take the VM state past the %llu bytes a load reads",
+			 r->cfg.name, (unsigned long long)r->cfg.size,
+			 VMSTATE_MAX_BYTES);
+		return -EFBIG;
+	}
 	if (r->cfg.nvms > 1)
 		flags |= DEVSTATE_VM_PART;
 	buf = malloc(cap);
@@ -112,6 +121,8 @@ static int vmstate_save_region(struct region *r, unsigned int requester,
 	statebuf_init(&sb, buf, cap);
 	rc = devstate_save(r->dev, r->cfg.name, r->cfg.size, flags, requester,
 			   &sb);
+	if (rc == 0 && sb.len > VMSTATE_MAX_BYTES - *off)
+		rc = -EFBIG;
 	if (rc == 0)
 		rc = vmstate_write(fd, buf, sb.len, *off);
 	if (rc == 0)

@@ -642,6 +642,35 @@ static void test_refusals_counted(void **state)
 	harness_stop(&hd);
 }
 
+/* A VM whose rams hold more than a load reads (256 MiB) is refused at
+ * the save, naming the region, not at the destination after the stop. */
+static void test_save_too_big(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *c;
+	char config[1024];
+	uint64_t bytes;
+	int memfd;
+
+	snprintf(config, sizeof(config), "{ \"regions\": [ %s, %s, %s, %s ] }",
+		 "{ \"name\": \"big0\", \"device\": \"ram\", \"bus\": \"mmio\","
+		 " \"address\": \"0x100000000\", \"size\": \"0x4000000\", \"vms\": [\"vm0\"] }",
+		 "{ \"name\": \"big1\", \"device\": \"ram\", \"bus\": \"mmio\","
+		 " \"address\": \"0x104000000\", \"size\": \"0x4000000\", \"vms\": [\"vm0\"] }",
+		 "{ \"name\": \"big2\", \"device\": \"ram\", \"bus\": \"mmio\","
+		 " \"address\": \"0x108000000\", \"size\": \"0x4000000\", \"vms\": [\"vm0\"] }",
+		 "{ \"name\": \"big3\", \"device\": \"ram\", \"bus\": \"mmio\","
+		 " \"address\": \"0x10c000000\", \"size\": \"0x4000000\", \"vms\": [\"vm0\"] }");
+	harness_start(&hd, config);
+	c = harness_connect(&hd, "vm0");
+	expect_error(c, ioregion_client_save_vm_state(c, NULL, &memfd, &bytes),
+		     EFBIG, "region big3: its 67108864 bytes of memory take the VM state past");
+	assert_int_equal(memfd, -1);
+	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 1);
+	ioregion_client_free(c);
+	harness_stop(&hd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_tpm_stays),
 		cmocka_unit_test(test_vm_part_of_another_vm),
 		cmocka_unit_test(test_refusals_counted),
+		cmocka_unit_test(test_save_too_big),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
