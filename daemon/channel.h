@@ -54,9 +54,10 @@ struct channel {
 	bool waiting_to_write;
 	/* Not read since its VM stopped (channel_stop), till channel_cont. */
 	bool stopped;
-	/* Handed to another VMM (TakeOver): its next open is the same boot
-	 * going on, not a power-on. */
-	bool handed_over;
+	/* The session a TakeOver handed it to (0: none): that session's
+	 * open is the same boot going on, not a power-on; anyone else's
+	 * (the destination gone, a fresh VMM) is a power-on. */
+	uint64_t handed_to;
 	/* Frames read and not yet served: in_local, or with the fd store on
 	 * one of two inboxes in the region's state memfd, so frames taken
 	 * off the socket survive a crash (see channel_resume). */

@@ -580,9 +580,9 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 	}
 	ch->opener = s->id;
 	/* A VM handed over goes on with the same boot: no TPM_Init. */
-	if (!ch->handed_over)
+	if (ch->handed_to != s->id)
 		region_power_on(r, ch->requester);
-	ch->handed_over = false;
+	ch->handed_to = 0;
 	ioregiond_state_changed(s->d);
 	log_info("vm %s region %s: opened by %s (pid %d)", s->vm_name, name,
 		 s->client_name, (int)s->peer.pid);
@@ -934,7 +934,7 @@ static void session_take_over(struct session *s, uint32_t id)
 			if (!channel_is_open(ch))
 				continue;
 			channel_close(ch, "handed over to an incoming VMM");
-			ch->handed_over = true;
+			ch->handed_to = s->id;
 			n++;
 		}
 	}

@@ -671,6 +671,45 @@ static void test_save_too_big(void **state)
 	harness_stop(&hd);
 }
 
+/* A take-over belongs to the connection that sent it: when that VMM goes
+ * before opening the regions, the next VMM of the VM is a fresh boot and
+ * its TPM gets a TPM_Init (no locality left granted). */
+static void test_takeover_by_a_gone_vmm(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *src, *dst, *fresh;
+	char config[1024];
+	int tpm;
+
+	if (system("command -v swtpm >/dev/null 2>&1") != 0)
+		skip();
+	harness_prepare(&hd, NULL);
+	snprintf(config, sizeof(config),
+		 "{ \"regions\": [ { \"name\": \"tpm0\", \"device\": \"tpm-tis\","
+		 " \"bus\": \"mmio\", \"address\": \"0xfed40000\", \"size\": 20480,"
+		 " \"vms\": [\"vm0\"], \"options\": { \"state_dir\": \"%s/tpm\" } } ] }",
+		 hd.dir);
+	harness_write_config(&hd, config);
+	harness_launch(&hd);
+	src = harness_connect(&hd, "vm0");
+	tpm = harness_open(src, "tpm0");
+	harness_write(tpm, TPM_ACCESS, 1, TPM_ACCESS_REQUEST_USE);
+	assert_true(harness_read(tpm, TPM_ACCESS, 1) & TPM_ACCESS_ACTIVE);
+	assert_int_equal(ioregion_client_connect_incoming(hd.socket, "dest",
+							  "vm0", &dst), 0);
+	assert_int_equal(ioregion_client_stop_vm(src, NULL), 0);
+	assert_int_equal(ioregion_client_take_over(dst), 0);
+	close(tpm);
+	ioregion_client_free(dst);
+	ioregion_client_free(src);
+	fresh = harness_connect(&hd, "vm0");
+	tpm = harness_open(fresh, "tpm0");
+	assert_false(harness_read(tpm, TPM_ACCESS, 1) & TPM_ACCESS_ACTIVE);
+	close(tpm);
+	ioregion_client_free(fresh);
+	harness_stop(&hd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_vm_part_of_another_vm),
 		cmocka_unit_test(test_refusals_counted),
 		cmocka_unit_test(test_save_too_big),
+		cmocka_unit_test(test_takeover_by_a_gone_vmm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
