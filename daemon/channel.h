@@ -94,7 +94,9 @@ bool channel_is_open(const struct channel *ch);
 
 /* The VM's vCPUs stopped: serves every frame already on the socket and
  * sends the responses, then stops reading it. Returns how many frames it
- * served, or -1 when the channel closed meanwhile. */
+ * served, -EPIPE when the channel closed meanwhile, or -EAGAIN when the
+ * VMM does not read its responses (then it served what it could and goes
+ * on running). */
 int channel_stop(struct channel *ch);
 /* Reads a stopped channel again, serving what came meanwhile. */
 void channel_cont(struct channel *ch);

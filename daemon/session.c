@@ -742,8 +742,9 @@ static void session_stop_vm(struct session *s, uint32_t id,
 						 vm_name);
 	struct vm *v = vm ? vm_find(s->d, vm) : NULL;
 	struct channel *ch;
+	const char *blocked = NULL;
 	unsigned int n = 0, frames = 0;
-	char done[96];
+	char done[96], why[320];
 	int rc;
 
 	if (!vm)
@@ -758,11 +759,20 @@ static void session_stop_vm(struct session *s, uint32_t id,
 			if (!channel_is_open(ch) || ch->stopped)
 				continue;
 			rc = channel_stop(ch);
+			if (rc == -EAGAIN && !blocked)
+				blocked = ch->region_name;
 			if (rc < 0)
-				continue;	/* closed meanwhile */
+				continue;	/* closed meanwhile, or blocked */
 			frames += (unsigned int)rc;
 			n++;
 		}
+	}
+	if (blocked) {
+		snprintf(why, sizeof(why),
+			 "region %s: the VMM does not read its responses, and frames behind them are unread: read them, then send StopVm again",
+			 blocked);
+		session_refuse_state(s, id, EAGAIN, "StopVm", vm, why);
+		return;
 	}
 	log_info("vm %s: stopped by %s: %u regions, %u frames drained", vm,
 		 s->client_name, n, frames);

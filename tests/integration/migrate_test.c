@@ -17,6 +17,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -710,6 +711,48 @@ static void test_takeover_by_a_gone_vmm(void **state)
 	harness_stop(&hd);
 }
 
+/* A VMM that sends reads and reads no responses: StopVm cannot serve the
+ * frames behind them, so it refuses (EAGAIN, naming the region) rather
+ * than stop with frames a TakeOver would drop. Once the responses are
+ * read, every read was served once and StopVm goes through. */
+static void test_stop_with_unread_responses(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *c;
+	struct ioregion_cmd cmd = ioregion_cmd_make(IOREGION_CMD_READ, 3, true,
+						    0, TESTDEV_SCRATCH, 0);
+	unsigned int sent = 0, got = 0, n;
+	int test;
+
+	harness_start(&hd, NULL);
+	c = harness_connect(&hd, "vm0");
+	test = harness_open(c, "test0");
+	/* Till the daemon, its responses unread, reads no more of ours. */
+	for (;;) {
+		struct pollfd pfd = { .fd = test, .events = POLLOUT };
+
+		if (send(test, &cmd, sizeof(cmd), MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(cmd)) {
+			sent++;
+			continue;
+		}
+		assert_int_equal(errno, EAGAIN);
+		if (poll(&pfd, 1, 300) == 0)
+			break;
+	}
+	expect_error(c, ioregion_client_stop_vm(c, NULL), EAGAIN,
+		     "region test0: the VMM does not read its responses");
+	while ((n = drain_responses(test)) > 0)
+		got += n;
+	assert_int_equal(got, sent);
+	assert_int_equal(ioregion_client_stop_vm(c, NULL), 0);
+	assert_int_equal(ioregion_client_cont_vm(c, NULL), 0);
+	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 1);
+	close(test);
+	ioregion_client_free(c);
+	harness_stop(&hd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_refusals_counted),
 		cmocka_unit_test(test_save_too_big),
 		cmocka_unit_test(test_takeover_by_a_gone_vmm),
+		cmocka_unit_test(test_stop_with_unread_responses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
