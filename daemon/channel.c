@@ -409,15 +409,18 @@ int channel_stop(struct channel *ch)
 
 			if (rc < 0) {
 				channel_close(ch, strerror(errno));
-				return -1;
+				return -EPIPE;
 			}
+			/* A VMM that reads no responses: the frames behind
+			 * them stay unread, and a stop now would leave them
+			 * for a TakeOver to drop. It stays running. */
 			if (rc == 0)
-				break;	/* a VMM that reads no responses */
+				return -EAGAIN;
 			channel_wait_writable(ch, false);
 		}
 		n = channel_round(ch, &full);
 		if (n < 0)
-			return -1;
+			return -EPIPE;
 		if (n == 0 && !ch->waiting_to_write)
 			break;
 		frames += (unsigned int)(n / IOREGION_FRAME_SIZE);

@@ -54,9 +54,10 @@ struct channel {
 	bool waiting_to_write;
 	/* Not read since its VM stopped (channel_stop), till channel_cont. */
 	bool stopped;
-	/* Handed to another VMM (TakeOver): its next open is the same boot
-	 * going on, not a power-on. */
-	bool handed_over;
+	/* The session a TakeOver handed it to (0: none): that session's
+	 * open is the same boot going on, not a power-on; anyone else's
+	 * (the destination gone, a fresh VMM) is a power-on. */
+	uint64_t handed_to;
 	/* Frames read and not yet served: in_local, or with the fd store on
 	 * one of two inboxes in the region's state memfd, so frames taken
 	 * off the socket survive a crash (see channel_resume). */
@@ -93,7 +94,9 @@ bool channel_is_open(const struct channel *ch);
 
 /* The VM's vCPUs stopped: serves every frame already on the socket and
  * sends the responses, then stops reading it. Returns how many frames it
- * served, or -1 when the channel closed meanwhile. */
+ * served, -EPIPE when the channel closed meanwhile, or -EAGAIN when the
+ * VMM does not read its responses (then it served what it could and goes
+ * on running). */
 int channel_stop(struct channel *ch);
 /* Reads a stopped channel again, serving what came meanwhile. */
 void channel_cont(struct channel *ch);

@@ -209,6 +209,16 @@ void restart_save(struct ioregiond *d)
 	TAILQ_FOREACH(s, &d->sessions, link)
 		if (!s->closing)
 			restart_put_session(&sb, s);
+	/* After the sessions, so a daemon from before it (1.2) reads the
+	 * record as ever: the incoming connections, still waiting for
+	 * TakeOver. */
+	n = 0;
+	TAILQ_FOREACH(s, &d->sessions, link)
+		n += !s->closing && s->incoming;
+	statebuf_put_u32(&sb, n);
+	TAILQ_FOREACH(s, &d->sessions, link)
+		if (!s->closing && s->incoming)
+			statebuf_put_u64(&sb, s->id);
 	if (stateslot_commit(d->state, &sb) < 0) {
 		d->counters.state_errors++;
 		log_err("saved state: the record does not fit %u bytes; the last one stays",
@@ -503,6 +513,24 @@ static void restart_sessions(struct ioregiond *d, struct statebuf *sb)
 	}
 }
 
+/* The incoming connections (a record from before them has none). */
+static void restart_incoming(struct ioregiond *d, struct statebuf *sb)
+{
+	uint32_t n, i;
+	uint64_t id;
+	struct session *s;
+
+	if (sb->len == sb->cap)
+		return;
+	n = statebuf_get_u32(sb);
+	for (i = 0; i < n && !sb->error; i++) {
+		id = statebuf_get_u64(sb);
+		TAILQ_FOREACH(s, &d->sessions, link)
+			if (!sb->error && s->id == id && s->vm_name[0])
+				s->incoming = true;
+	}
+}
+
 /* The record's ids and counters, the plugged regions, the config's
  * regions, then what served them. */
 static int restart_from_record(struct ioregiond *d, struct statebuf *sb,
@@ -531,6 +559,8 @@ static int restart_from_record(struct ioregiond *d, struct statebuf *sb,
 		restart_vms(d, sb, rs, nrs);
 	if (!sb->error)
 		restart_sessions(d, sb);
+	if (!sb->error)
+		restart_incoming(d, sb);
 	restart_regions_free(rs, nrs);
 	if (sb->error) {
 		d->counters.state_errors++;

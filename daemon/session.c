@@ -580,9 +580,9 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 	}
 	ch->opener = s->id;
 	/* A VM handed over goes on with the same boot: no TPM_Init. */
-	if (!ch->handed_over)
+	if (ch->handed_to != s->id)
 		region_power_on(r, ch->requester);
-	ch->handed_over = false;
+	ch->handed_to = 0;
 	ioregiond_state_changed(s->d);
 	log_info("vm %s region %s: opened by %s (pid %d)", s->vm_name, name,
 		 s->client_name, (int)s->peer.pid);
@@ -717,16 +717,17 @@ static void session_refuse_state(struct session *s, uint32_t id, int code,
 
 /* The VM a migration request is about, or NULL once refused. */
 static const char *session_state_scope(struct session *s, uint32_t id,
-				       const char *vm_name)
+				       const char *what, const char *vm_name)
 {
 	const char *vm;
 	bool denied;
 
 	vm = session_scope(s, vm_name, &denied);
 	if (denied || !vm) {
-		session_refuse(s, id, denied ? EACCES : EINVAL, denied ?
-			       "only admins stop, save or load other VMs" :
-			       "name the VM (vm_name)");
+		session_refuse_state(s, id, denied ? EACCES : EINVAL, what,
+				     vm_name ? vm_name : "(none)", denied ?
+				     "only admins stop, save or load other VMs" :
+				     "name the VM (vm_name)");
 		return NULL;
 	}
 	return vm;
@@ -737,11 +738,13 @@ static const char *session_state_scope(struct session *s, uint32_t id,
 static void session_stop_vm(struct session *s, uint32_t id,
 			    const char *vm_name)
 {
-	const char *vm = session_state_scope(s, id, vm_name);
+	const char *vm = session_state_scope(s, id, "StopVm",
+						 vm_name);
 	struct vm *v = vm ? vm_find(s->d, vm) : NULL;
 	struct channel *ch;
+	const char *blocked = NULL;
 	unsigned int n = 0, frames = 0;
-	char done[96];
+	char done[96], why[320];
 	int rc;
 
 	if (!vm)
@@ -756,11 +759,20 @@ static void session_stop_vm(struct session *s, uint32_t id,
 			if (!channel_is_open(ch) || ch->stopped)
 				continue;
 			rc = channel_stop(ch);
+			if (rc == -EAGAIN && !blocked)
+				blocked = ch->region_name;
 			if (rc < 0)
-				continue;	/* closed meanwhile */
+				continue;	/* closed meanwhile, or blocked */
 			frames += (unsigned int)rc;
 			n++;
 		}
+	}
+	if (blocked) {
+		snprintf(why, sizeof(why),
+			 "region %s: the VMM does not read its responses, and frames behind them are unread: read them, then send StopVm again",
+			 blocked);
+		session_refuse_state(s, id, EAGAIN, "StopVm", vm, why);
+		return;
 	}
 	log_info("vm %s: stopped by %s: %u regions, %u frames drained", vm,
 		 s->client_name, n, frames);
@@ -772,7 +784,8 @@ static void session_stop_vm(struct session *s, uint32_t id,
 static void session_cont_vm(struct session *s, uint32_t id,
 			    const char *vm_name)
 {
-	const char *vm = session_state_scope(s, id, vm_name);
+	const char *vm = session_state_scope(s, id, "ContVm",
+						 vm_name);
 	struct vm *v = vm ? vm_find(s->d, vm) : NULL;
 	struct channel *ch;
 	unsigned int n = 0;
@@ -789,8 +802,8 @@ static void session_cont_vm(struct session *s, uint32_t id,
 		}
 	}
 	if (n == 0) {
-		session_refuse(s, id, ENOENT,
-			       "no region of the VM is stopped (it runs, or was taken over)");
+		session_refuse_state(s, id, ENOENT, "ContVm", vm,
+				     "no region of the VM is stopped (it runs, or was taken over)");
 		return;
 	}
 	log_info("vm %s: continued by %s: %u regions", vm, s->client_name, n);
@@ -801,7 +814,8 @@ static void session_cont_vm(struct session *s, uint32_t id,
 static void session_check_migration(struct session *s, uint32_t id,
 				    const Ior__CheckMigration *req)
 {
-	const char *vm = session_state_scope(s, id, req->vm_name);
+	const char *vm = session_state_scope(s, id, "CheckMigration",
+						 req->vm_name);
 	char why[300];
 	int rc;
 
@@ -837,7 +851,8 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 {
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__VmStateReply reply = IOR__VM_STATE_REPLY__INIT;
-	const char *vm = session_state_scope(s, id, vm_name);
+	const char *vm = session_state_scope(s, id, "SaveVmState",
+						 vm_name);
 	const char *kept[VMSTATE_MAX_KEPT];
 	unsigned int records, nkept;
 	uint64_t bytes;
@@ -869,7 +884,8 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 static void session_load_vm_state(struct session *s, uint32_t id,
 				  const char *vm_name, int fd)
 {
-	const char *vm = session_state_scope(s, id, vm_name);
+	const char *vm = session_state_scope(s, id, "LoadVmState",
+						 vm_name);
 	char why[400], done[96];
 	unsigned int kept;
 	int rc;
@@ -909,8 +925,9 @@ static void session_take_over(struct session *s, uint32_t id)
 	char why[320], done[64];
 
 	if (!s->incoming) {
-		session_refuse(s, id, EPERM,
-			       "only an incoming connection (hello.incoming) takes a VM over");
+		session_refuse_state(s, id, EPERM, "TakeOver",
+				     s->vm_name[0] ? s->vm_name : "(none)",
+				     "only an incoming connection (hello.incoming) takes a VM over");
 		return;
 	}
 	v = vm_find(s->d, s->vm_name);
@@ -927,7 +944,7 @@ static void session_take_over(struct session *s, uint32_t id)
 			if (!channel_is_open(ch))
 				continue;
 			channel_close(ch, "handed over to an incoming VMM");
-			ch->handed_over = true;
+			ch->handed_to = s->id;
 			n++;
 		}
 	}

@@ -102,6 +102,15 @@ static int vmstate_save_region(struct region *r, unsigned int requester,
 
 	if (r->dev->ops->memory_fd)
 		cap += r->cfg.size;
+	/* A file LoadVmState would refuse is no save. */
+	if (r->dev->ops->memory_fd &&
+	    r->cfg.size > VMSTATE_MAX_BYTES - *off) {
+		snprintf(why, whylen,
+			 "region %s: its %llu bytes of memory take the VM state past the %llu bytes a load reads",
+			 r->cfg.name, (unsigned long long)r->cfg.size,
+			 VMSTATE_MAX_BYTES);
+		return -EFBIG;
+	}
 	if (r->cfg.nvms > 1)
 		flags |= DEVSTATE_VM_PART;
 	buf = malloc(cap);
@@ -112,6 +121,8 @@ static int vmstate_save_region(struct region *r, unsigned int requester,
 	statebuf_init(&sb, buf, cap);
 	rc = devstate_save(r->dev, r->cfg.name, r->cfg.size, flags, requester,
 			   &sb);
+	if (rc == 0 && sb.len > VMSTATE_MAX_BYTES - *off)
+		rc = -EFBIG;
 	if (rc == 0)
 		rc = vmstate_write(fd, buf, sb.len, *off);
 	if (rc == 0)
@@ -234,7 +245,8 @@ struct vmstate_item {
 /* One record: parsed, its region found, and restored into a scratch
  * instance. */
 static int vmstate_check_record(struct ioregiond *d, const char *vm,
-				struct statebuf *sb, bool same_daemon,
+				struct statebuf *sb, const char *saved_vm,
+				bool same_daemon,
 				struct vmstate_item *it, char *why,
 				size_t whylen)
 {
@@ -271,7 +283,15 @@ static int vmstate_check_record(struct ioregiond *d, const char *vm,
 	if ((it->rec.flags & DEVSTATE_VM_PART) && !same_daemon) {
 		snprintf(why, whylen,
 			 "region %s: the record is VM %s's part of a device shared on another daemon (or before this daemon started): it cannot be loaded here",
-			 it->rec.region, vm);
+			 it->rec.region, saved_vm);
+		return -EXDEV;
+	}
+	/* Its inbox is another requester's: its messages would land in
+	 * this VM's. */
+	if ((it->rec.flags & DEVSTATE_VM_PART) && strcmp(saved_vm, vm) != 0) {
+		snprintf(why, whylen,
+			 "region %s: the record is VM %s's part of a shared device, not VM %s's",
+			 it->rec.region, saved_vm, vm);
 		return -EXDEV;
 	}
 	return devstate_validate(&it->rec, it->r->dev, it->r->cfg.options,
@@ -285,6 +305,7 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd,
 {
 	struct vmstate_item *items = NULL;
 	uint8_t *buf = NULL, magic[8], instance[16];
+	char saved_vm[IOREGION_NAME_MAX + 1] = "";
 	struct statebuf sb;
 	uint32_t version, n, namelen, i, j;
 	uint64_t length;
@@ -315,14 +336,15 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd,
 		rc = -EPROTO;
 		goto out;
 	}
-	if (length != len || namelen > IOREGION_NAME_MAX ||
+	if (sb.error || length != len || namelen > IOREGION_NAME_MAX ||
 	    namelen > len - sb.len) {
 		snprintf(why, whylen,
 			 "the VM state says it has %llu bytes, the file has %zu",
 			 (unsigned long long)length, len);
 		goto out;
 	}
-	sb.len += namelen;
+	statebuf_get_bytes(&sb, saved_vm, namelen);
+	saved_vm[namelen] = '\0';
 	/* Each record takes more than 32 bytes: a count beyond that is a lie
 	 * told to make us allocate. */
 	if (n > (len - sb.len) / 32) {
@@ -337,7 +359,7 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd,
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		rc = vmstate_check_record(d, vm, &sb,
+		rc = vmstate_check_record(d, vm, &sb, saved_vm,
 					  memcmp(instance, vmstate_instance(d),
 						 16) == 0,
 					  &items[i], why, whylen);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -564,6 +565,194 @@ static void test_tpm_stays(void **state)
 	harness_stop(&hd);
 }
 
+/* A VM's part of a shared mailbox belongs to that VM: loaded into the
+ * other VM sharing it, vm0's mail would become vm1's. A header cut before
+ * the VM's name is no state file either. */
+static void test_vm_part_of_another_vm(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *vm0, *vm1;
+	uint8_t head[40];
+	int m0, m1, memfd, fd;
+	uint64_t bytes;
+
+	harness_start(&hd,
+		"{ \"regions\": [ { \"name\": \"mbox\", \"device\": \"mailbox\","
+		" \"bus\": \"mmio\", \"address\": \"0xd0003000\", \"size\": 4096,"
+		" \"vms\": [\"vm0\", \"vm1\"] } ] }");
+	vm0 = harness_connect(&hd, "vm0");
+	vm1 = harness_connect(&hd, "vm1");
+	m0 = harness_open(vm0, "mbox");
+	m1 = harness_open(vm1, "mbox");
+	harness_write(m1, MBOX_DEST, 4, 0);
+	harness_write(m1, MBOX_TX, 8, 0x1111);
+	assert_int_equal(ioregion_client_stop_vm(vm0, NULL), 0);
+	assert_int_equal(ioregion_client_save_vm_state(vm0, NULL, &memfd, &bytes), 1);
+	assert_int_equal(ioregion_client_cont_vm(vm0, NULL), 0);
+	assert_int_equal(ioregion_client_stop_vm(vm1, NULL), 0);
+	expect_error(vm1, ioregion_client_load_vm_state(vm1, NULL, memfd), EXDEV,
+		     "region mbox: the record is VM vm0's part of a shared device, not VM vm1's");
+	/* The header alone, its length saying so: no VM name, no count. */
+	assert_int_equal(pread(memfd, head, sizeof(head), 0), (ssize_t)sizeof(head));
+	memset(head + 12, 0, 4);
+	head[16] = sizeof(head);
+	memset(head + 17, 0, 7);
+	fd = memfd_of(head, sizeof(head));
+	expect_error(vm1, ioregion_client_load_vm_state(vm1, NULL, fd), EBADMSG,
+		     "the VM state says it has 40 bytes");
+	close(fd);
+	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 2);
+	assert_int_equal(ioregion_client_cont_vm(vm1, NULL), 0);
+	assert_int_equal(harness_read(m1, MBOX_DEPTH, 4), 0);
+	assert_int_equal(harness_read(m0, MBOX_DEPTH, 4), 1);
+	assert_int_equal(harness_read(m0, MBOX_RX, 8), 0x1111);
+	close(memfd);
+	close(m0);
+	close(m1);
+	ioregion_client_free(vm0);
+	ioregion_client_free(vm1);
+	harness_stop(&hd);
+}
+
+/* Every refused migration request is counted, whatever refused it: the
+ * VM's scope, nothing stopped to continue, a take-over by a VMM that is
+ * not incoming. */
+static void test_refusals_counted(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *vm0, *admin;
+	uint64_t bytes;
+	int m0, memfd;
+
+	harness_start(&hd, NULL);
+	vm0 = harness_connect(&hd, "vm0");
+	admin = harness_connect(&hd, NULL);
+	m0 = harness_open(vm0, "mbox");
+	expect_error(vm0, ioregion_client_take_over(vm0), EPERM,
+		     "only an incoming connection");
+	expect_error(vm0, ioregion_client_cont_vm(vm0, NULL), ENOENT,
+		     "no region of the VM is stopped");
+	expect_error(admin, ioregion_client_save_vm_state(admin, NULL, &memfd,
+							  &bytes),
+		     EINVAL, "name the VM");
+	assert_int_equal(memfd, -1);
+	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 3);
+	close(m0);
+	ioregion_client_free(vm0);
+	ioregion_client_free(admin);
+	harness_stop(&hd);
+}
+
+/* A VM whose rams hold more than a load reads (256 MiB) is refused at
+ * the save, naming the region, not at the destination after the stop. */
+static void test_save_too_big(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *c;
+	char config[1024];
+	uint64_t bytes;
+	int memfd;
+
+	snprintf(config, sizeof(config), "{ \"regions\": [ %s, %s, %s, %s ] }",
+		 "{ \"name\": \"big0\", \"device\": \"ram\", \"bus\": \"mmio\","
+		 " \"address\": \"0x100000000\", \"size\": \"0x4000000\", \"vms\": [\"vm0\"] }",
+		 "{ \"name\": \"big1\", \"device\": \"ram\", \"bus\": \"mmio\","
+		 " \"address\": \"0x104000000\", \"size\": \"0x4000000\", \"vms\": [\"vm0\"] }",
+		 "{ \"name\": \"big2\", \"device\": \"ram\", \"bus\": \"mmio\","
+		 " \"address\": \"0x108000000\", \"size\": \"0x4000000\", \"vms\": [\"vm0\"] }",
+		 "{ \"name\": \"big3\", \"device\": \"ram\", \"bus\": \"mmio\","
+		 " \"address\": \"0x10c000000\", \"size\": \"0x4000000\", \"vms\": [\"vm0\"] }");
+	harness_start(&hd, config);
+	c = harness_connect(&hd, "vm0");
+	expect_error(c, ioregion_client_save_vm_state(c, NULL, &memfd, &bytes),
+		     EFBIG, "region big3: its 67108864 bytes of memory take the VM state past");
+	assert_int_equal(memfd, -1);
+	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 1);
+	ioregion_client_free(c);
+	harness_stop(&hd);
+}
+
+/* A take-over belongs to the connection that sent it: when that VMM goes
+ * before opening the regions, the next VMM of the VM is a fresh boot and
+ * its TPM gets a TPM_Init (no locality left granted). */
+static void test_takeover_by_a_gone_vmm(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *src, *dst, *fresh;
+	char config[1024];
+	int tpm;
+
+	if (system("command -v swtpm >/dev/null 2>&1") != 0)
+		skip();
+	harness_prepare(&hd, NULL);
+	snprintf(config, sizeof(config),
+		 "{ \"regions\": [ { \"name\": \"tpm0\", \"device\": \"tpm-tis\","
+		 " \"bus\": \"mmio\", \"address\": \"0xfed40000\", \"size\": 20480,"
+		 " \"vms\": [\"vm0\"], \"options\": { \"state_dir\": \"%s/tpm\" } } ] }",
+		 hd.dir);
+	harness_write_config(&hd, config);
+	harness_launch(&hd);
+	src = harness_connect(&hd, "vm0");
+	tpm = harness_open(src, "tpm0");
+	harness_write(tpm, TPM_ACCESS, 1, TPM_ACCESS_REQUEST_USE);
+	assert_true(harness_read(tpm, TPM_ACCESS, 1) & TPM_ACCESS_ACTIVE);
+	assert_int_equal(ioregion_client_connect_incoming(hd.socket, "dest",
+							  "vm0", &dst), 0);
+	assert_int_equal(ioregion_client_stop_vm(src, NULL), 0);
+	assert_int_equal(ioregion_client_take_over(dst), 0);
+	close(tpm);
+	ioregion_client_free(dst);
+	ioregion_client_free(src);
+	fresh = harness_connect(&hd, "vm0");
+	tpm = harness_open(fresh, "tpm0");
+	assert_false(harness_read(tpm, TPM_ACCESS, 1) & TPM_ACCESS_ACTIVE);
+	close(tpm);
+	ioregion_client_free(fresh);
+	harness_stop(&hd);
+}
+
+/* A VMM that sends reads and reads no responses: StopVm cannot serve the
+ * frames behind them, so it refuses (EAGAIN, naming the region) rather
+ * than stop with frames a TakeOver would drop. Once the responses are
+ * read, every read was served once and StopVm goes through. */
+static void test_stop_with_unread_responses(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *c;
+	struct ioregion_cmd cmd = ioregion_cmd_make(IOREGION_CMD_READ, 3, true,
+						    0, TESTDEV_SCRATCH, 0);
+	unsigned int sent = 0, got = 0, n;
+	int test;
+
+	harness_start(&hd, NULL);
+	c = harness_connect(&hd, "vm0");
+	test = harness_open(c, "test0");
+	/* Till the daemon, its responses unread, reads no more of ours. */
+	for (;;) {
+		struct pollfd pfd = { .fd = test, .events = POLLOUT };
+
+		if (send(test, &cmd, sizeof(cmd), MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(cmd)) {
+			sent++;
+			continue;
+		}
+		assert_int_equal(errno, EAGAIN);
+		if (poll(&pfd, 1, 300) == 0)
+			break;
+	}
+	expect_error(c, ioregion_client_stop_vm(c, NULL), EAGAIN,
+		     "region test0: the VMM does not read its responses");
+	while ((n = drain_responses(test)) > 0)
+		got += n;
+	assert_int_equal(got, sent);
+	assert_int_equal(ioregion_client_stop_vm(c, NULL), 0);
+	assert_int_equal(ioregion_client_cont_vm(c, NULL), 0);
+	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 1);
+	close(test);
+	ioregion_client_free(c);
+	harness_stop(&hd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +762,11 @@ int main(void)
 		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_snapshot_shared_mailbox),
 		cmocka_unit_test(test_tpm_stays),
+		cmocka_unit_test(test_vm_part_of_another_vm),
+		cmocka_unit_test(test_refusals_counted),
+		cmocka_unit_test(test_save_too_big),
+		cmocka_unit_test(test_takeover_by_a_gone_vmm),
+		cmocka_unit_test(test_stop_with_unread_responses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

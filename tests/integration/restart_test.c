@@ -604,6 +604,35 @@ static void test_tpm_keeps_its_pcrs(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A migration's destination on this daemon, attached but not yet taken
+ * over, is still one after a restart: the source stops again (a restart
+ * forgets a stop) and the destination takes the VM over, its ram as the
+ * source left it. */
+static void test_incoming_survives(void **state)
+{
+	struct ioregion_client *src, *dst = NULL;
+	struct rt t;
+	int ram;
+
+	src = rt_start_vm(&t, &ram);
+	assert_int_equal(ioregion_client_connect_incoming(t.socket, "dest",
+							  "vm0", &dst), 0);
+	rt_kill(&t, SIGTERM);
+	rt_launch(&t);
+	assert_int_equal(ioregion_client_take_over(dst), -EBUSY);
+	assert_non_null(strstr(ioregion_client_error(dst),
+			       "the source must stop the VM"));
+	assert_int_equal(ioregion_client_stop_vm(src, NULL), 0);
+	assert_int_equal(ioregion_client_take_over(dst), 0);
+	close(ram);
+	ram = harness_open(dst, "ram0");
+	rt_check_ram(ram);
+	close(ram);
+	ioregion_client_free(src);
+	ioregion_client_free(dst);
+	rt_cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -613,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_record_starts_fresh),
 		cmocka_unit_test(test_upgrade_from_legacy_save),
 		cmocka_unit_test(test_interrupt_eventfd_survives),
+		cmocka_unit_test(test_incoming_survives),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
