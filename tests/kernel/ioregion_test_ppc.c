@@ -4,7 +4,7 @@
  * powerpc Book3S, KVM-PR and KVM-HV, for tests/kernel/run.
  *
  * The series' own selftest (tools/testing/selftests/kvm/ioregion_test.c,
- * kernel-patch/0008) is built on kvm_util, which has no powerpc support in
+ * kernel-patch/0012) is built on kvm_util, which has no powerpc support in
  * Linux 6.12; this test keeps powerpc covered with raw ioctls and a few
  * hand-assembled real-mode instructions.  Every case drives real guest
  * accesses: each snippet does one MMIO access and then signals "done" with
@@ -1001,25 +1001,31 @@ static void test_failure(const char *name, enum dev_mode mode, int type,
 }
 
 /*
- * A response that no command asked for, found waiting on the socket when
- * the next access is about to send, breaks the channel instead of being
- * taken for that access's answer.
+ * A response that no command asked for breaks the channel with EIO,
+ * whether KVM reads it as soon as it comes or finds it waiting when the
+ * next access is about to send; it is never taken for the answer to the
+ * next command.
  */
 static void test_unsolicited(void)
 {
 	struct vm *vm = vm_new();
 	struct vcpu *vcpu = vcpu_new(vm, 0);
-	struct dev *dev = dev_start(DEV_TWICE);
+	struct dev *dev = dev_start(DEV_SILENT);
+	struct runner r;
 	bool ok;
 	int i;
 
-	memcpy(dev->mem + 0x10, "\x11\x22\x33\x44", 4);
 	assign(vm, dev, MMIO_GPA, REGION_SIZE, 0);
 	vcpu_prepare(vcpu, OP_R4, MMIO_GPA + 0x10, 0);
-	ok = vcpu_run_to_done(vcpu) &&
-	     (uint32_t)vcpu_value(vcpu, OP_R4) == 0x44332211;
-	/* the second answer is there before the next access */
-	ok &= kvm_end_wait_bytes(dev, sizeof(struct ioregion_resp));
+	runner_start(&r, vcpu);
+	ok = dev_wait_cmds(dev, 1);
+	/* the answer, and one more before the next access */
+	dev_answer(dev, 0x44332211, 0, sizeof(struct ioregion_resp));
+	dev_answer(dev, 0x55555555, 0, sizeof(struct ioregion_resp));
+	ok &= wait_flag(&r.done, 10000);
+	runner_stop(&r);
+	ok &= !r.ret && vcpu_is_done(vcpu) &&
+	      (uint32_t)vcpu_value(vcpu, OP_R4) == 0x44332211;
 	for (i = 0; i < 2; i++) {
 		vcpu_prepare(vcpu, OP_R4, MMIO_GPA + 0x10, 0);
 		ok &= vcpu_run(vcpu) == 0 && failure_complete(vcpu, -EIO, i);
