@@ -158,15 +158,28 @@ static void region_unstore(struct region *r)
 }
 
 /* The device's record in a restart's save: checked whole, then applied;
- * a model that refuses it part way starts fresh (reset). */
+ * a model that refuses it part way starts fresh (reset). A save without
+ * the record's magic is a daemon's from before the record existed (1.2):
+ * the model's fields alone, taken as they are so an upgrade keeps state. */
 static int region_restore_device(struct region *r, struct statebuf *sb,
 				 int memory_fd, char *why, size_t whylen)
 {
 	struct devstate_record rec;
+	size_t at = sb->len;
+	int rc;
 
-	if (devstate_parse(sb, &rec, why, whylen) < 0 ||
-	    devstate_check(&rec, r->dev, r->cfg.name, r->cfg.size, why,
-			   whylen) < 0)
+	rc = devstate_parse(sb, &rec, why, whylen);
+	if (rc == -EBADMSG && at + 8 <= sb->cap &&
+	    memcmp(sb->data + at, DEVSTATE_MAGIC, 8) != 0) {
+		sb->len = at;
+		if (device_restore(r->dev, sb, memory_fd) == 0)
+			return 0;
+		snprintf(why, whylen, "the saved state does not fit the %s device",
+			 r->cfg.device);
+		return -1;
+	}
+	if (rc < 0 || devstate_check(&rec, r->dev, r->cfg.name, r->cfg.size,
+				     why, whylen) < 0)
 		return -1;
 	if (rec.flags != 0 || !statebuf_done(sb)) {
 		snprintf(why, whylen, "region %s: not a restart's record",

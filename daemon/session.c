@@ -527,6 +527,16 @@ out:
 	free(ptrs);
 }
 
+static struct session *session_find(struct ioregiond *d, uint64_t id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &d->sessions, link)
+		if (s->id == id && !s->closing)
+			return s;
+	return NULL;
+}
+
 static void session_open(struct session *s, uint32_t id, const char *name)
 {
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
@@ -557,6 +567,10 @@ static void session_open(struct session *s, uint32_t id, const char *name)
 	}
 	vm = vm_get(s->d, s->vm_name);
 	ch = vm ? vm_channel(vm, name) : NULL;
+	/* Stopped by a VMM that is gone (saved and quit): nobody will read
+	 * it again. */
+	if (ch && ch->stopped && !session_find(s->d, ch->opener))
+		channel_close(ch, "its VMM left while the VM was stopped");
 	rc = ch ? channel_open(ch, r, &peer) : -ENOMEM;
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "region \"%s\" of VM \"%s\": %s", name,
@@ -590,6 +604,12 @@ static void session_open_irq(struct session *s, uint32_t id,
 
 	if (!s->vm_name[0]) {
 		session_refuse(s, id, EINVAL, "attach as a VM (hello.vm_name) to open interrupt lines");
+		return;
+	}
+	/* Opening drains edges the source's guest still has to see. */
+	if (s->incoming) {
+		session_refuse(s, id, EBUSY,
+			       "an incoming VMM opens interrupt lines after TakeOver");
 		return;
 	}
 	rc = irq_open(s->d, s->vm_name, line, &fd);
@@ -818,14 +838,16 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 	Ior__ServerMessage msg = IOR__SERVER_MESSAGE__INIT;
 	Ior__VmStateReply reply = IOR__VM_STATE_REPLY__INIT;
 	const char *vm = session_state_scope(s, id, vm_name);
-	unsigned int records;
+	const char *kept[VMSTATE_MAX_KEPT];
+	unsigned int records, nkept;
 	uint64_t bytes;
 	char why[300];
 	int fd, rc;
 
 	if (!vm || session_vm_running(s, id, "SaveVmState", vm))
 		return;
-	rc = vmstate_save(s->d, vm, &fd, &records, &bytes, why, sizeof(why));
+	rc = vmstate_save(s->d, vm, &fd, &records, &bytes, kept, &nkept, why,
+			  sizeof(why));
 	if (rc < 0) {
 		session_refuse_state(s, id, -rc, "SaveVmState", vm, why);
 		return;
@@ -835,6 +857,8 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 		 s->client_name, records, (unsigned long long)bytes);
 	reply.regions = records;
 	reply.bytes = bytes;
+	reply.n_kept = nkept;
+	reply.kept = (char **)kept;
 	msg.id = id;
 	msg.body_case = IOR__SERVER_MESSAGE__BODY_VM_STATE;
 	msg.vm_state = &reply;
@@ -846,7 +870,8 @@ static void session_load_vm_state(struct session *s, uint32_t id,
 				  const char *vm_name, int fd)
 {
 	const char *vm = session_state_scope(s, id, vm_name);
-	char why[400], done[64];
+	char why[400], done[96];
+	unsigned int kept;
 	int rc;
 
 	if (!vm || session_vm_running(s, id, "LoadVmState", vm))
@@ -856,15 +881,21 @@ static void session_load_vm_state(struct session *s, uint32_t id,
 				     "load_vm_state carries the state memfd in SCM_RIGHTS; none came");
 		return;
 	}
-	rc = vmstate_load(s->d, vm, fd, why, sizeof(why));
+	/* A destination on this daemon: shared devices stayed put. */
+	rc = vmstate_load(s->d, vm, fd, s->incoming, &kept, why, sizeof(why));
 	if (rc < 0) {
 		session_refuse_state(s, id, -rc, "LoadVmState", vm, why);
 		return;
 	}
 	s->d->counters.vm_states_loaded++;
-	log_info("vm %s: state loaded by %s: %d regions", vm, s->client_name,
-		 rc);
-	snprintf(done, sizeof(done), "%d regions loaded", rc);
+	log_info("vm %s: state loaded by %s: %d regions, %u shared kept", vm,
+		 s->client_name, rc, kept);
+	if (kept)
+		snprintf(done, sizeof(done),
+			 "%d regions loaded, %u shared with other VMs kept as they are",
+			 rc, kept);
+	else
+		snprintf(done, sizeof(done), "%d regions loaded", rc);
 	session_reply_ok(s, id, done);
 }
 

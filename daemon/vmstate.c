@@ -55,9 +55,9 @@ int vmstate_check_migration(struct ioregiond *d, const char *vm,
 	TAILQ_FOREACH(r, &d->regions, link) {
 		if (!config_region_has_vm(&r->cfg, vm))
 			continue;
-		if (r->tpm) {
+		if (r->tpm && other_daemon) {
 			snprintf(why, whylen,
-				 "region %s: a TPM's state (its swtpm's) cannot be saved or moved yet",
+				 "region %s: a TPM's state (its swtpm's) cannot move to another daemon yet",
 				 r->cfg.name);
 			return -ENOTSUP;
 		}
@@ -124,8 +124,8 @@ static int vmstate_save_region(struct region *r, unsigned int requester,
 }
 
 int vmstate_save(struct ioregiond *d, const char *vm, int *fd,
-		 unsigned int *records, uint64_t *bytes, char *why,
-		 size_t whylen)
+		 unsigned int *records, uint64_t *bytes, const char **kept,
+		 unsigned int *nkept, char *why, size_t whylen)
 {
 	uint8_t head[VMSTATE_HEADER + 4 + IOREGION_NAME_MAX];
 	struct statebuf sb;
@@ -135,9 +135,7 @@ int vmstate_save(struct ioregiond *d, const char *vm, int *fd,
 	unsigned int n = 0;
 	int idx, rc, f;
 
-	rc = vmstate_check_migration(d, vm, false, why, whylen);
-	if (rc < 0)
-		return rc;
+	*nkept = 0;
 	f = memfd_create("ioregiond-vmstate", MFD_CLOEXEC);
 	if (f < 0) {
 		rc = -errno;
@@ -153,6 +151,12 @@ int vmstate_save(struct ioregiond *d, const char *vm, int *fd,
 		 * is this VM's. */
 		if (r->cfg.nvms > 1 && !r->dev->ops->save_vm)
 			continue;
+		/* A TPM's state is mostly its swtpm's, which stays here. */
+		if (r->tpm) {
+			if (*nkept < VMSTATE_MAX_KEPT)
+				kept[(*nkept)++] = r->cfg.name;
+			continue;
+		}
 		rc = vmstate_save_region(r, (unsigned int)idx, f, &off, why,
 					 whylen);
 		if (rc < 0)
@@ -247,8 +251,12 @@ static int vmstate_check_record(struct ioregiond *d, const char *vm,
 		return -ENOENT;
 	}
 	it->requester = (unsigned int)idx;
-	if (it->r->tpm)
-		return vmstate_check_migration(d, vm, false, why, whylen);
+	if (it->r->tpm) {
+		snprintf(why, whylen,
+			 "region %s: a TPM's state is not loaded from a file (its swtpm keeps it)",
+			 it->rec.region);
+		return -ENOTSUP;
+	}
 	if (((it->rec.flags & DEVSTATE_VM_PART) != 0) !=
 	    (it->r->cfg.nvms > 1)) {
 		snprintf(why, whylen,
@@ -271,7 +279,8 @@ static int vmstate_check_record(struct ioregiond *d, const char *vm,
 				 it->r->cfg.size, it->requester, why, whylen);
 }
 
-int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
+int vmstate_load(struct ioregiond *d, const char *vm, int fd,
+		 bool keep_shared, unsigned int *kept, char *why,
 		 size_t whylen)
 {
 	struct vmstate_item *items = NULL;
@@ -280,8 +289,9 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
 	uint32_t version, n, namelen, i, j;
 	uint64_t length;
 	size_t len;
-	int rc;
+	int rc, loaded = 0;
 
+	*kept = 0;
 	rc = vmstate_read(fd, &buf, &len, why, whylen);
 	if (rc < 0)
 		return rc;
@@ -353,6 +363,10 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
 	for (i = 0; i < n; i++) {
 		struct region *r = items[i].r;
 
+		if (keep_shared && (items[i].rec.flags & DEVSTATE_VM_PART)) {
+			(*kept)++;
+			continue;
+		}
 		if (devstate_apply(r->dev, &items[i].rec, items[i].requester,
 				   -1, why, whylen) < 0) {
 			/* Passed in a scratch instance: only memory writes
@@ -361,8 +375,9 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
 			goto out;
 		}
 		region_save(r);
+		loaded++;
 	}
-	rc = (int)n;
+	rc = loaded;
 out:
 	free(items);
 	free(buf);

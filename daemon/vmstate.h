@@ -24,18 +24,27 @@
 struct channel *vmstate_running(struct ioregiond *d, const char *vm);
 /* Whether vm's state may move: to another daemon (other_daemon) no region
  * may be shared with other VMs, and no region may be a TPM (its swtpm's
- * state does not travel). 0, or -EXDEV / -ENOTSUP with why naming the
- * region. */
+ * state does not travel); on this daemon all of it stays. 0, or -EXDEV /
+ * -ENOTSUP with why naming the region. */
 int vmstate_check_migration(struct ioregiond *d, const char *vm,
 			    bool other_daemon, char *why, size_t whylen);
+/* Names of regions a save leaves out, at most. */
+#define VMSTATE_MAX_KEPT 64
 /* Writes vm's state into a new memfd (*fd), with its record count and
- * length. 0 or -errno with why. */
+ * length; kept gets the names of the regions left out because their
+ * state stays in this daemon (TPMs), *nkept how many. 0 or -errno with
+ * why. */
 int vmstate_save(struct ioregiond *d, const char *vm, int *fd,
-		 unsigned int *records, uint64_t *bytes, char *why,
-		 size_t whylen);
+		 unsigned int *records, uint64_t *bytes, const char **kept,
+		 unsigned int *nkept, char *why, size_t whylen);
 /* Loads a state file into vm's regions: all of it, or (-errno, with why
- * naming the region) nothing. Returns how many regions it loaded. */
-int vmstate_load(struct ioregiond *d, const char *vm, int fd, char *why,
+ * naming the region) nothing. With keep_shared (a migration's destination
+ * on this daemon) the records of devices shared with other VMs are checked
+ * but not applied: those devices never moved, and the other VMs may have
+ * used them since the save. Returns how many regions it loaded; *kept
+ * counts the shared ones left as they are. */
+int vmstate_load(struct ioregiond *d, const char *vm, int fd,
+		 bool keep_shared, unsigned int *kept, char *why,
 		 size_t whylen);
 
 #endif

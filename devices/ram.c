@@ -151,7 +151,9 @@ static int dev_ram_restore(struct device *dev, struct statebuf *sb,
 	int fd;
 
 	ram->out_of_range = statebuf_get_u64(sb);
-	if (statebuf_get_u8(sb) != (uint8_t)ram->fill)
+	/* A restart's save from before version 2 ends here: the memfd was
+	 * this config's, fill and all. */
+	if (sb->len < sb->cap && statebuf_get_u8(sb) != (uint8_t)ram->fill)
 		return -1;
 	if (memory_fd == ram->memfd)
 		return 0;

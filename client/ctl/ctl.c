@@ -3,10 +3,12 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -174,6 +176,55 @@ static char *ctl_read_region(const char *arg)
 	return text;
 }
 
+/* A stopped (or not running) VM's device state into path. */
+static int ctl_save(struct ctl *ctl, const char *vm, const char *path)
+{
+	char buf[65536];
+	uint64_t bytes, off = 0;
+	ssize_t n;
+	int memfd, fd, rc;
+
+	rc = ioregion_client_save_vm_state(ctl->c, vm, &memfd, &bytes);
+	if (rc < 0)
+		return ctl_refused(ctl, "save", rc);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "ioregionctl: %s: %s\n", path, strerror(errno));
+		close(memfd);
+		return CTL_USAGE;
+	}
+	while (off < bytes) {
+		n = pread(memfd, buf, sizeof(buf), (off_t)off);
+		if (n <= 0 || write(fd, buf, (size_t)n) != n)
+			break;
+		off += (uint64_t)n;
+	}
+	close(memfd);
+	if (close(fd) < 0 || off != bytes) {
+		fprintf(stderr, "ioregionctl: %s: writing failed\n", path);
+		return CTL_REFUSED;
+	}
+	printf("%s, %llu bytes\n", ioregion_client_reply_message(ctl->c),
+	       (unsigned long long)bytes);
+	return CTL_OK;
+}
+
+static int ctl_load(struct ctl *ctl, const char *vm, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0) {
+		fprintf(stderr, "ioregionctl: %s: %s\n", path, strerror(errno));
+		return CTL_USAGE;
+	}
+	rc = ioregion_client_load_vm_state(ctl->c, vm, fd);
+	close(fd);
+	if (rc < 0)
+		return ctl_refused(ctl, "load", rc);
+	printf("%s\n", ioregion_client_reply_message(ctl->c));
+	return CTL_OK;
+}
+
 static int ctl_command(struct ctl *ctl, int argc, char **argv)
 {
 	const char *cmd = argv[0];
@@ -194,6 +245,10 @@ static int ctl_command(struct ctl *ctl, int argc, char **argv)
 		rc = ioregion_client_reset_vm(ctl->c, argv[1]);
 		return rc < 0 ? ctl_refused(ctl, "reset", rc) : CTL_OK;
 	}
+	if (!strcmp(cmd, "save") && argc == 3)
+		return ctl_save(ctl, argv[1], argv[2]);
+	if (!strcmp(cmd, "load") && argc == 3)
+		return ctl_load(ctl, argv[1], argv[2]);
 	if (!strcmp(cmd, "unplug") && argc == 2) {
 		rc = ioregion_client_unplug(ctl->c, argv[1]);
 		return rc < 0 ? ctl_refused(ctl, "unplug", rc) : CTL_OK;
@@ -222,6 +277,8 @@ static void ctl_usage(FILE *out)
 		"  unplug NAME        remove a region\n"
 		"  reload             re-read the daemon's config\n"
 		"  reset VM           VM's devices back to power-on state (its reboot)\n"
+		"  save VM FILE       VM's device state into FILE (VM not running)\n"
+		"  load VM FILE       device state from FILE into VM (not running)\n"
 		"Exit status: 0 done, 1 refused by ioregiond, 2 usage, 3 no daemon.\n");
 }
 

@@ -528,6 +528,16 @@ int ioregion_client_save_vm_state(struct ioregion_client *c,
 		return rc;
 	rc = client_expect(c, m, IOR__SERVER_MESSAGE__BODY_VM_STATE);
 	if (rc == 0) {
+		size_t i, off;
+
+		/* Which regions stay in the daemon, for the caller to say. */
+		off = (size_t)snprintf(c->reply, sizeof(c->reply), "%u regions",
+				       m->vm_state->regions);
+		for (i = 0; i < m->vm_state->n_kept && off < sizeof(c->reply); i++)
+			off += (size_t)snprintf(c->reply + off,
+						sizeof(c->reply) - off, "%s%s",
+						i ? ", " : "; kept in the daemon: ",
+						m->vm_state->kept[i]);
 		if (bytes)
 			*bytes = m->vm_state->bytes;
 		rc = (int)m->vm_state->regions;

@@ -132,7 +132,9 @@ int ioregion_client_connect_incoming(const char *path,
 				     const char *vm_name,
 				     struct ioregion_client **out);
 /* The VM's vCPUs are stopped: the daemon serves what they sent and stops
- * reading the VM's regions; cont reads them again. */
+ * reading the VM's regions; cont reads them again. A VMM on the fallback
+ * path with a coalesced MMIO ring calls ioregion_vm_flush first: posted
+ * writes still in the ring were sent before the stop too. */
 int ioregion_client_stop_vm(struct ioregion_client *c, const char *vm_name);
 int ioregion_client_cont_vm(struct ioregion_client *c, const char *vm_name);
 /* Before a migration: -EXDEV (to another daemon, a region shared with
@@ -140,7 +142,9 @@ int ioregion_client_cont_vm(struct ioregion_client *c, const char *vm_name);
 int ioregion_client_check_migration(struct ioregion_client *c,
 				    const char *vm_name, bool to_other_daemon);
 /* The stopped VM's device state in a memfd the caller owns (*bytes long);
- * returns how many region records it holds. */
+ * returns how many region records it holds. ioregion_client_reply_message
+ * then names the regions whose state stays in the daemon ("2 regions;
+ * kept in the daemon: tpm0"): a TPM's, which moves to no other daemon. */
 int ioregion_client_save_vm_state(struct ioregion_client *c,
 				  const char *vm_name, int *memfd,
 				  uint64_t *bytes);

@@ -5,7 +5,9 @@
  * mode, attaches to ioregiond as a named VM, registers every region (in the
  * kernel with KVM_SET_IOREGION, else through libioregion's exit forwarding),
  * takes regions plugged while it runs, and exits with the code the guest
- * writes to the debug-exit port.
+ * writes to the debug-exit port. With --save, a guest write to the save
+ * port stops the VM there and writes its vCPU, its memory and ioregiond's
+ * device state to a file (vmm_state.c); --restore goes on from one.
  */
 #include "autoconfig.h"
 
@@ -29,62 +31,9 @@
 
 #include "kvm_ioregion.h"
 #include "libioregion.h"
+#include "vmm.h"
 
-#define VMM_MEM_SIZE (16u << 20)
-#define VMM_LOAD_ADDR 0x100000u
-#define VMM_STACK_TOP 0x80000u
-#define VMM_STACK_SIZE 0x4000u
-#define VMM_EXIT_PORT 0xf4
-#define VMM_MAX_VCPUS 8
-#define VMM_MAX_IRQS 8
-/* Exit statuses of the VMM itself, apart from the guest's codes. */
-#define VMM_EXIT_DAEMON_GONE 70
-#define VMM_EXIT_SETUP 71
-#define VMM_EXIT_GUEST_FAULT 72
-
-struct vmm_vcpu {
-	struct vmm *vmm;
-	int index;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-};
-
-/* An interrupt line of the VM. The tiny guests have no interrupt
- * controller, so the VMM counts the edges and reports them at exit. */
-struct vmm_irq {
-	unsigned int line;
-	int fd;
-	unsigned long delivered;	/* edges that came close together count once */
-};
-
-struct vmm {
-	const char *socket;
-	const char *vm_name;
-	const char *image;
-	int nvcpus;
-	bool force_fallback;
-	bool no_coalesce;
-	bool quiet;
-	bool timed;
-	int kvm, vm;
-	uint8_t *mem;
-	size_t run_size;
-	struct ioregion_client *client;
-	struct ioregion_vm *iovm;
-	struct vmm_vcpu vcpus[VMM_MAX_VCPUS];
-	struct vmm_irq irqs[VMM_MAX_IRQS];
-	unsigned int nirqs;
-	atomic_bool stop;
-	atomic_int exit_code;
-	atomic_int running;
-	atomic_ulong unclaimed;
-};
-
-static void vmm_say(const struct vmm *v, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void vmm_say(const struct vmm *v, const char *fmt, ...)
+void vmm_say(const struct vmm *v, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -157,7 +106,8 @@ static int vmm_create_vm(struct vmm *v)
 		fprintf(stderr, "ioregion-vmm: memory setup: %s\n", strerror(errno));
 		return -1;
 	}
-	return vmm_load_image(v);
+	/* A restored VM's memory comes from its state file. */
+	return v->restore_path ? 0 : vmm_load_image(v);
 }
 
 /* Flat 4 GiB code and data segments, protection on, no paging. */
@@ -230,6 +180,26 @@ static void vmm_ioregion_failure(struct vmm *v, struct vmm_vcpu *c)
 	vmm_finish(v, VMM_EXIT_DAEMON_GONE);
 }
 
+/* The guest's save point: with --save the VM stops here and the main
+ * thread writes the state once the vCPU is out. KVM finishes an OUT (RIP
+ * past it) only on the next KVM_RUN: one with immediate_exit does that and
+ * returns at once, so the saved vCPU goes on after the OUT. Returns true
+ * when the vCPU is done. */
+static bool vmm_save_point(struct vmm *v, struct vmm_vcpu *c)
+{
+	if (!v->save_path)
+		return false;
+	c->run->immediate_exit = 1;
+	if (ioctl(c->fd, KVM_RUN, 0) == 0 || errno != EINTR)
+		fprintf(stderr, "ioregion-vmm[%s]: completing the save point's OUT: %s\n",
+			v->vm_name, strerror(errno));
+	c->run->immediate_exit = 0;
+	ioregion_vm_flush(v->iovm);
+	v->save_vcpu = c;
+	vmm_finish(v, VMM_EXIT_SAVED);
+	return true;
+}
+
 /* Returns false when the vCPU is done. */
 static bool vmm_exit(struct vmm *v, struct vmm_vcpu *c)
 {
@@ -242,6 +212,9 @@ static bool vmm_exit(struct vmm *v, struct vmm_vcpu *c)
 		vmm_finish(v, *((uint8_t *)run + run->io.data_offset));
 		return false;
 	}
+	if (run->exit_reason == KVM_EXIT_IO && run->io.port == VMM_SAVE_PORT &&
+	    run->io.direction == KVM_EXIT_IO_OUT)
+		return !vmm_save_point(v, c);
 	switch (run->exit_reason) {
 	case KVM_EXIT_MMIO:
 	case KVM_EXIT_IO:
@@ -451,6 +424,10 @@ static int vmm_run(struct vmm *v)
 			return VMM_EXIT_SETUP;
 		}
 	}
+	/* The device state goes in before any region is opened. */
+	if (v->restore_path && (vmm_state_restore(v, &v->vcpus[0]) < 0 ||
+				vmm_state_load_devices(v) < 0))
+		return VMM_EXIT_SETUP;
 	rc = ioregion_vm_register_all(v->iovm);
 	if (rc < 0) {
 		fprintf(stderr, "ioregion-vmm: registering regions: %s\n",
@@ -478,6 +455,16 @@ static int vmm_run(struct vmm *v)
 		vmm_say(v, "irq %u: %lu interrupts", v->irqs[i].line,
 			v->irqs[i].delivered);
 	}
+	if (v->save_vcpu) {
+		/* Only the main thread talks to the daemon. */
+		if (vmm_state_save(v, v->save_vcpu) < 0)
+			return VMM_EXIT_SETUP;
+		vmm_say(v, "stopped at the guest's save point: state saved to %s",
+			v->save_path);
+		return 0;
+	}
+	if (v->save_path)
+		vmm_say(v, "the guest never reached its save point: nothing saved");
 	vmm_say(v, "guest exit code %d", atomic_load(&v->exit_code));
 	return atomic_load(&v->exit_code);
 }
@@ -486,6 +473,7 @@ static void vmm_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: ioregion-vmm [OPTION]... IMAGE\n"
+		"       ioregion-vmm [OPTION]... --restore FILE\n"
 		"Run a flat 32-bit guest image on /dev/kvm with its devices in ioregiond.\n"
 		"\n"
 		"  -s, --socket PATH     ioregiond's control socket\n"
@@ -495,12 +483,18 @@ static void vmm_usage(FILE *out)
 		"      --no-coalesce     one exit per posted write on the fallback path\n"
 		"  -q, --quiet           print only errors\n"
 		"  -t, --time            print how long the guest ran, in ns\n"
+		"      --save FILE       at the guest's save point (a write to port\n"
+		"                        0x%x) stop, save the vCPU, memory and\n"
+		"                        ioregiond's device state to FILE, exit 0\n"
+		"      --restore FILE    go on from FILE instead of starting IMAGE\n"
+		"                        (on this daemon or another with the VM's\n"
+		"                        regions); one vCPU with either\n"
 		"  -h, --help            this help\n"
 		"\n"
 		"The guest starts at 0x%x in flat protected mode with ESI = vCPU index\n"
 		"and ends by writing its exit code to port 0x%x. Exit status: the\n"
 		"guest's code, %d if ioregiond went away, %d on setup errors.\n",
-		VMM_MAX_VCPUS, VMM_LOAD_ADDR, VMM_EXIT_PORT, VMM_EXIT_DAEMON_GONE,
+		VMM_MAX_VCPUS, VMM_SAVE_PORT, VMM_LOAD_ADDR, VMM_EXIT_PORT, VMM_EXIT_DAEMON_GONE,
 		VMM_EXIT_SETUP);
 }
 
@@ -514,6 +508,8 @@ int main(int argc, char **argv)
 		{ "no-coalesce", no_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "time", no_argument, NULL, 't' },
+		{ "save", required_argument, NULL, 'S' },
+		{ "restore", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -531,18 +527,25 @@ int main(int argc, char **argv)
 		case 'C': v->no_coalesce = true; break;
 		case 'q': v->quiet = true; break;
 		case 't': v->timed = true; break;
+		case 'S': v->save_path = optarg; break;
+		case 'R': v->restore_path = optarg; break;
 		case 'h': vmm_usage(stdout); return 0;
 		default: vmm_usage(stderr); return 2;
 		}
 	}
-	if (optind + 1 != argc || v->nvcpus < 1 || v->nvcpus > VMM_MAX_VCPUS) {
+	v->restore_fd = -1;
+	if (optind + (v->restore_path ? 0 : 1) != argc || v->nvcpus < 1 ||
+	    v->nvcpus > VMM_MAX_VCPUS ||
+	    ((v->save_path || v->restore_path) && v->nvcpus != 1)) {
 		vmm_usage(stderr);
 		return 2;
 	}
-	v->image = argv[optind];
+	v->image = v->restore_path ? v->restore_path : argv[optind];
 	rc = vmm_run(v);
 	ioregion_vm_free(v->iovm);
 	ioregion_client_free(v->client);
+	if (v->restore_fd >= 0)
+		close(v->restore_fd);
 	free(v);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -386,6 +387,88 @@ static void test_corrupt_state_costs_only_its_region(void **state)
 	rt_cleanup(&t);
 }
 
+/* stateslot.c's check word over a slot's state. */
+static uint64_t rt_slot_check(const uint8_t *data, uint64_t seq, uint64_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ seq ^ (len << 32), w;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, data + i, 8);
+		h = (h ^ w) * 0x100000001b3ull;
+	}
+	for (; i < len; i++)
+		h = (h ^ data[i]) * 0x100000001b3ull;
+	return h | 1;
+}
+
+/* Rewrites the newest save in the stored state memfd name as a daemon
+ * from before the device record (1.2) wrote it: the record's header cut
+ * out, the model's fields where it was. */
+static void rt_make_legacy(struct rt *t, const char *name)
+{
+	uint64_t cap, *slot[2], *newest, len;
+	uint8_t *map, *data, *rec;
+	size_t map_len, hdr;
+	uint32_t n1, n2;
+	unsigned int i;
+
+	for (i = 0; i < t->nstore; i++)
+		if (strcmp(t->store[i].name, name) == 0)
+			break;
+	assert_true(i < t->nstore);
+	map_len = (size_t)lseek(t->store[i].fd, 0, SEEK_END);
+	map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   t->store[i].fd, 0);
+	assert_true(map != MAP_FAILED);
+	memcpy(&cap, map + 16, 8);
+	slot[0] = (uint64_t *)(void *)(map + 64);
+	slot[1] = (uint64_t *)(void *)(map + 64 + 32 + cap);
+	newest = slot[0][0] > slot[1][0] ? slot[0] : slot[1];
+	data = (uint8_t *)(newest + 4);
+	len = newest[1];
+	rec = memmem(data, len, "IORDEVST", 8);
+	assert_non_null(rec);
+	/* magic, version, two names, state version, flags, size, length */
+	memcpy(&n1, rec + 12, 4);
+	memcpy(&n2, rec + 16 + n1, 4);
+	hdr = 8 + 4 + 4 + n1 + 4 + n2 + 4 + 4 + 8 + 8;
+	memmove(rec, rec + hdr, len - (size_t)(rec - data) - hdr);
+	len -= hdr;
+	newest[1] = len;
+	newest[2] = rt_slot_check(data, newest[0], len);
+	munmap(map, map_len);
+}
+
+/* An upgrade from a daemon whose saves had no device record: ram0 keeps
+ * its memory and counter. */
+static void test_upgrade_from_legacy_save(void **state)
+{
+	struct ioregion_client *c;
+	struct ioregion_region *regions;
+	char name[64];
+	struct rt t;
+	int ram, n, i;
+
+	c = rt_start_vm(&t, &ram);
+	n = ioregion_client_list(c, NULL, &regions);
+	for (i = 0; i < n && strcmp(regions[i].name, "ram0"); i++)
+		;
+	assert_true(i < n);
+	snprintf(name, sizeof(name), "ior-region-%llu",
+		 (unsigned long long)regions[i].user_data);
+	free(regions);
+	rt_kill(&t, SIGTERM);
+	rt_make_legacy(&t, name);
+	rt_launch(&t);
+	rt_check_ram(ram);
+	assert_int_equal(rt_counter(c, "state_errors"), 0);
+	assert_false(rt_log_has(&t, "region ram0: saved state refused"));
+	close(ram);
+	ioregion_client_free(c);
+	rt_cleanup(&t);
+}
+
 static void test_corrupt_record_starts_fresh(void **state)
 {
 	struct ioregion_client *c;
@@ -528,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_restart_and_crash_keep_the_vm),
 		cmocka_unit_test(test_corrupt_state_costs_only_its_region),
 		cmocka_unit_test(test_corrupt_record_starts_fresh),
+		cmocka_unit_test(test_upgrade_from_legacy_save),
 		cmocka_unit_test(test_interrupt_eventfd_survives),
 	};
 

@@ -21,6 +21,7 @@
 #define MBOX_TX 0x10
 #define MBOX_RX 0x18
 #define MBOX_DEPTH 0x24
+#define TPM_ACCESS 0x00	/* locality 0's */
 
 static uint8_t buf[(1 << 20) + (64 << 10)];
 
@@ -129,6 +130,27 @@ static void test_ram_other_fill_refused(void **state)
 	b->ops->destroy(b);
 }
 
+/* A restart's save by a daemon from before the record: ram's fields were
+ * the counter alone; its memfd is taken back with them. */
+static void test_ram_legacy_restart(void **state)
+{
+	struct device *a = devtest_new("ram", "{\"fill\": 7}", 0x1000, 1);
+	struct device *b = devtest_new("ram", "{\"fill\": 7}", 0x1000, 1);
+	struct statebuf sb;
+	uint8_t old[8];
+
+	devtest_write(a, 0, 0x10, 4, 0xa1b2c3d4);
+	statebuf_init(&sb, old, sizeof(old));
+	statebuf_put_u64(&sb, 3);
+	statebuf_init(&sb, old, sizeof(old));
+	assert_int_equal(device_restore(b, &sb, a->ops->memory_fd(a)), 0);
+	assert_int_equal(devtest_read(b, 0, 0x10, 4), 0xa1b2c3d4);
+	assert_int_equal(devtest_read(b, 0, 0x20, 1), 7);
+	assert_int_equal(devtest_stat(b, "out_of_range"), 3);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+}
+
 static void test_uart_round_trip(void **state)
 {
 	struct device *a = devtest_new("uart16550", "{\"output\": \"none\"}", 8, 1);
@@ -200,6 +222,34 @@ static void test_mailbox_vm_part(void **state)
 	assert_int_equal(devtest_read(b, 2, MBOX_RX, 8), 0x333);
 	a->ops->destroy(a);
 	b->ops->destroy(b);
+}
+
+/* The whole of a shared mailbox and of a TPM (the restart's record). */
+static void test_mailbox_and_tpm_whole(void **state)
+{
+	struct device *a = devtest_new("mailbox", NULL, 0x1000, 2);
+	struct device *b = devtest_new("mailbox", NULL, 0x1000, 2);
+	struct device *t = devtest_new("tpm-tis", NULL, 0x5000, 1);
+	struct device *t2 = devtest_new("tpm-tis", NULL, 0x5000, 1);
+	struct devstate_record rec;
+
+	devtest_write(a, 0, MBOX_TX, 8, 0xabc);	/* to VM 1, the default */
+	parse(save(a, 0x1000, 0, DEVICE_ALL_REQUESTERS), &rec);
+	load(b, NULL, 0x1000, 2, &rec, DEVICE_ALL_REQUESTERS);
+	assert_int_equal(devtest_read(b, 1, MBOX_RX, 8), 0xabc);
+	/* Locality 0 requested and granted: the TPM's access register. */
+	devtest_write(t, 0, TPM_ACCESS, 1, 0x02);
+	assert_int_equal(devtest_read(t, 0, TPM_ACCESS, 1) & 0x20, 0x20);
+	parse(save(t, 0x5000, 0, DEVICE_ALL_REQUESTERS), &rec);
+	assert_string_equal(rec.device, "tpm-tis");
+	load(t2, NULL, 0x5000, 1, &rec, DEVICE_ALL_REQUESTERS);
+	assert_int_equal(devtest_read(t2, 0, TPM_ACCESS, 1),
+			 devtest_read(t, 0, TPM_ACCESS, 1));
+	assert_int_equal(devtest_read(t2, 0, TPM_ACCESS, 1) & 0x20, 0x20);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+	t->ops->destroy(t);
+	t2->ops->destroy(t2);
 }
 
 /* A model with no per-VM state gives no VM part. */
@@ -277,9 +327,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ram_carries_memory),
 		cmocka_unit_test(test_ram_other_fill_refused),
+		cmocka_unit_test(test_ram_legacy_restart),
 		cmocka_unit_test(test_uart_round_trip),
 		cmocka_unit_test(test_testdev_and_doorbell_round_trip),
 		cmocka_unit_test(test_mailbox_vm_part),
+		cmocka_unit_test(test_mailbox_and_tpm_whole),
 		cmocka_unit_test(test_no_vm_part),
 		cmocka_unit_test(test_refusals),
 	};
