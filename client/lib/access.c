@@ -51,3 +51,19 @@ int ioregion_region_write(const struct ioregion_region *r, uint64_t offset,
 {
 	return access_do(r, offset, size, true, &value);
 }
+
+int ioregion_region_wait(const struct ioregion_region *r, unsigned int size,
+			 uint64_t *value, int timeout_ms)
+{
+	struct ioregion_resp resp;
+	int rc;
+
+	if (ioregion_size_exp(size) < 0)
+		return -EINVAL;
+	if (r->fd < 0)
+		return -EBADF;
+	rc = frame_recv_resp(r->fd, &resp, timeout_ms, 0, NULL);
+	if (rc == 0 && value)
+		*value = resp.data & ioregion_size_mask(size);
+	return rc;
+}

@@ -88,6 +88,13 @@ int ioregion_region_read(const struct ioregion_region *r, uint64_t offset,
 			 unsigned int size, uint64_t *value);
 int ioregion_region_write(const struct ioregion_region *r, uint64_t offset,
 			  unsigned int size, uint64_t value);
+/* After ioregion_region_read/write returned -ETIMEDOUT the command was
+ * sent and its answer is still owed: waits up to timeout_ms more for it
+ * (-ETIMEDOUT again, or -ECONNRESET when the daemon went away). A read's
+ * value goes into *value (NULL for a write). A VMM that takes a stopped or
+ * restarting daemon for a pause, not a failure, calls it in a loop. */
+int ioregion_region_wait(const struct ioregion_region *r, unsigned int size,
+			 uint64_t *value, int timeout_ms);
 /* The eventfd of one of this VM's interrupt lines (a region's irq), owned
  * by the caller. ioregiond signals it on each rising edge of a device's
  * output on that line: ISA lines are edge-triggered, like KVM_IRQFD

@@ -204,7 +204,17 @@ int ioregion_vm_register(struct ioregion_vm *vm, const char *name)
 	struct ioregion_region r;
 	int rc = ioregion_client_open(vm->client, name, &r);
 
-	return rc < 0 ? rc : vm_add(vm, &r);
+	if (rc < 0)
+		return rc;
+	rc = vm_add(vm, &r);
+	/* vm_add closed the fd, but the daemon frees the channel only when
+	 * it reads the EOF, in its own time: a caller that opens the region
+	 * again at once (to forward it after KVM_SET_IOREGION said EEXIST)
+	 * could find it still open (EBUSY). CloseRegion frees it now. The
+	 * caller gets vm_add's error; the client's message is CloseRegion's. */
+	if (rc < 0)
+		ioregion_client_close_region(vm->client, name);
+	return rc;
 }
 
 int ioregion_vm_register_all(struct ioregion_vm *vm)

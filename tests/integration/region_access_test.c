@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -55,6 +56,40 @@ static void test_read_write_and_daemon_gone(void **state)
 	ioregion_client_free(c);
 }
 
+/*
+ * A daemon that is stopped longer than the 5 s a read waits: the read
+ * fails with -ETIMEDOUT, its command sent and its answer still owed, and
+ * ioregion_region_wait picks the answer up once the daemon runs again (a
+ * restart is a pause, not a failure). The region works on after it.
+ */
+static void test_wait_through_a_stopped_daemon(void **state)
+{
+	struct harness_daemon hd;
+	struct ioregion_client *c;
+	struct ioregion_region r;
+	uint64_t v = 0;
+
+	(void)state;
+	harness_start(&hd, NULL);
+	c = harness_connect(&hd, "vm0");
+	assert_int_equal(ioregion_client_open(c, "test0", &r), 0);
+	assert_int_equal(kill(hd.pid, SIGSTOP), 0);
+	assert_int_equal(ioregion_region_read(&r, 0, 4, &v), -ETIMEDOUT);
+	assert_int_equal(ioregion_region_wait(&r, 4, &v, 100), -ETIMEDOUT);
+	assert_int_equal(kill(hd.pid, SIGCONT), 0);
+	assert_int_equal(ioregion_region_wait(&r, 4, &v, 10000), 0);
+	assert_int_equal(v, TESTDEV_ID);
+	/* the next access gets its own answer, not a stale one */
+	assert_int_equal(ioregion_region_write(&r, TESTDEV_SCRATCH, 4, 0x5a5a),
+			 0);
+	assert_int_equal(ioregion_region_read(&r, TESTDEV_SCRATCH, 4, &v), 0);
+	assert_int_equal(v, 0x5a5a);
+	assert_int_equal(ioregion_region_wait(&r, 3, &v, 0), -EINVAL);
+	close(r.fd);
+	ioregion_client_free(c);
+	harness_stop(&hd);
+}
+
 /* The VMM's spin is bounded: more than IOREGION_SPIN_MAX_US is refused. */
 static void test_spin_bound(void **state)
 {
@@ -81,6 +116,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_write_and_daemon_gone),
 		cmocka_unit_test(test_spin_bound),
+		cmocka_unit_test(test_wait_through_a_stopped_daemon),
 	};
 
 	setenv("IOREGION_SPIN_US", "200", 1);
