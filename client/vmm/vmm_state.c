@@ -115,7 +115,7 @@ int vmm_state_save(struct vmm *v, struct vmm_vcpu *c)
 	struct kvm_fpu fpu;
 	char tmp[4096];
 	uint64_t bytes;
-	int memfd = -1, fd = -1, rc;
+	int memfd = -1, fd = -1, rc, err = 0;
 
 	if (ioctl(c->fd, KVM_GET_REGS, &regs) < 0 ||
 	    ioctl(c->fd, KVM_GET_SREGS, &sregs) < 0 ||
@@ -140,14 +140,18 @@ int vmm_state_save(struct vmm *v, struct vmm_vcpu *c)
 	    vmm_state_write(fd, &fpu, sizeof(fpu)) < 0 ||
 	    vmm_state_write(fd, v->mem, VMM_MEM_SIZE) < 0 ||
 	    vmm_state_write(fd, &bytes, sizeof(bytes)) < 0 ||
-	    vmm_state_copy(fd, memfd, bytes) < 0 || fsync(fd) < 0 ||
-	    close(fd) < 0 || rename(tmp, v->save_path) < 0) {
-		rc = errno;
-		if (fd >= 0)
-			close(fd);
+	    vmm_state_copy(fd, memfd, bytes) < 0 || fsync(fd) < 0)
+		err = errno ? errno : EIO;
+	/* Closed once, whatever failed: the vCPU threads may reuse the
+	 * number at once. */
+	if (fd >= 0 && close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, v->save_path) < 0)
+		err = errno;
+	if (err) {
 		unlink(tmp);
 		close(memfd);
-		return vmm_state_fail(v, v->save_path, rc);
+		return vmm_state_fail(v, v->save_path, err);
 	}
 	close(memfd);
 	vmm_say(v, "saved %d regions of device state (%llu bytes)", rc,
