@@ -334,6 +334,7 @@ void region_free(struct region *r)
 	free(r->saved_channels);
 	console_close(r->console);
 	tpm_backend_free(r->tpm);
+	r->dev->handed_over = r->d->fdstore.keeping;
 	r->dev->ops->destroy(r->dev);
 	config_region_clear(&r->cfg);
 	free(r->plug_json);

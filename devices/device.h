@@ -126,6 +126,11 @@ struct device_ops {
 struct device {
 	const struct device_ops *ops;
 	struct device_host host;
+	/* Set before destroy when the state this instance holds lives on
+	 * elsewhere (the next daemon of an fd-store restart; the live
+	 * instance a scratch one checked a record for): what it kept, such
+	 * as a UART's unfinished line, is not this instance's to emit. */
+	bool handed_over;
 };
 
 /* The registry: NULL if no model has that name. */

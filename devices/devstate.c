@@ -270,6 +270,7 @@ int devstate_validate(const struct devstate_record *rec,
 	 * refused. */
 	rc = devstate_restore(scratch, rec, requester, -1, false, why,
 			      whylen);
+	scratch->handed_over = true;
 	scratch->ops->destroy(scratch);
 	return rc < 0 ? -EINVAL : 0;
 }

@@ -464,7 +464,8 @@ static void dev_uart_destroy(struct device *dev)
 {
 	struct dev_uart *u = dev_uart(dev);
 
-	dev_uart_flush_line(u);
+	if (!dev->handed_over)
+		dev_uart_flush_line(u);
 	output_free(u->out);
 	free(u);
 }

@@ -604,6 +604,50 @@ static void test_tpm_keeps_its_pcrs(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A UART's unfinished line travels in the saved state to the next
+ * daemon, which writes it when the line ends: the daemon that stopped
+ * must not write it too (the guest's console would show it twice). */
+static void test_uart_line_written_once(void **state)
+{
+	struct ioregion_client *c = NULL;
+	char out[192], got[16] = "", cmd[160];
+	const char *ch;
+	struct rt t;
+	FILE *f;
+	int com;
+
+	rt_init(&t);
+	snprintf(t.config, sizeof(t.config), "%s/config.json", t.dir);
+	snprintf(out, sizeof(out), "%s/com1.out", t.dir);
+	f = fopen(t.config, "w");
+	assert_non_null(f);
+	fprintf(f, "{ \"regions\": [ { \"name\": \"com1\", \"device\": \"uart16550\","
+		" \"bus\": \"pio\", \"address\": \"0x3f8\", \"size\": 8,"
+		" \"vms\": [\"vm0\"], \"options\": { \"output\": \"file\","
+		" \"path\": \"%s\" } } ] }", out);
+	fclose(f);
+	rt_launch(&t);
+	assert_int_equal(ioregion_client_connect(t.socket, "restart_test", "vm0",
+						 &c), 0);
+	com = harness_open(c, "com1");
+	for (ch = "abc"; *ch; ch++)
+		harness_write(com, 0, 1, (uint8_t)*ch);
+	rt_kill(&t, SIGTERM);
+	rt_launch(&t);
+	harness_write(com, 0, 1, '\n');
+	close(com);
+	ioregion_client_free(c);
+	/* Its clean stop writes out what the output still holds. */
+	rt_cleanup(&t);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f) ? got : NULL);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t.dir);
+	assert_int_equal(system(cmd), 0);
+	assert_string_equal(got, "abc\n");
+}
+
 /* A migration's destination on this daemon, attached but not yet taken
  * over, is still one after a restart: the source stops again (a restart
  * forgets a stop) and the destination takes the VM over, its ram as the
@@ -643,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_upgrade_from_legacy_save),
 		cmocka_unit_test(test_interrupt_eventfd_survives),
 		cmocka_unit_test(test_incoming_survives),
+		cmocka_unit_test(test_uart_line_written_once),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -7,7 +7,9 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "devstate.h"
 #include "devtest.h"
@@ -171,6 +173,37 @@ static void test_uart_round_trip(void **state)
 	b->ops->destroy(b);
 }
 
+/* Checking a record restores it into a scratch instance of the same
+ * config, output file included: the unfinished line the record carries
+ * must reach the file once, from the live UART, never from the scratch. */
+static void test_uart_line_written_once(void **state)
+{
+	char path[] = "/tmp/test_devstate-uart-XXXXXX", opts[128], got[16] = "";
+	const char *c;
+	struct device *a;
+	struct devstate_record rec;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(opts, sizeof(opts),
+		 "{\"output\": \"file\", \"path\": \"%s\"}", path);
+	a = devtest_new("uart16550", opts, 8, 1);
+	for (c = "abc"; *c; c++)
+		devtest_write(a, 0, 0, 1, (uint8_t)*c);
+	parse(save(a, 8, 0, 0), &rec);
+	load(a, opts, 8, 1, &rec, 0);
+	devtest_write(a, 0, 0, 1, '\n');
+	a->ops->destroy(a);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f) ? got : NULL);
+	fclose(f);
+	unlink(path);
+	assert_string_equal(got, "abc\n");
+}
+
 static void test_testdev_and_doorbell_round_trip(void **state)
 {
 	struct device *t = devtest_new("testdev", NULL, 0x1000, 1);
@@ -329,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_ram_other_fill_refused),
 		cmocka_unit_test(test_ram_legacy_restart),
 		cmocka_unit_test(test_uart_round_trip),
+		cmocka_unit_test(test_uart_line_written_once),
 		cmocka_unit_test(test_testdev_and_doorbell_round_trip),
 		cmocka_unit_test(test_mailbox_vm_part),
 		cmocka_unit_test(test_mailbox_and_tpm_whole),
