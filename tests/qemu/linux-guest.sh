@@ -36,7 +36,13 @@ echo "guest: userspace up"
 while :; do setsid cttyhack sh; done
 INIT
 	chmod +x "$root/init"
-	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) \
+	linux_initramfs_pack
+}
+
+# $work/initramfs.gz from $work/root again, after a caller added commands
+# of its own to it (short typed lines lose no characters on a busy host).
+linux_initramfs_pack() {
+	(cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) \
 		>"$work/initramfs.gz"
 }
 
