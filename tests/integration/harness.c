@@ -261,6 +261,21 @@ json_t *harness_stats(struct ioregion_client *c, const char *vm)
 	return root;
 }
 
+uint64_t harness_daemon_counter(const struct harness_daemon *hd,
+				const char *name)
+{
+	struct ioregion_client *admin = harness_connect(hd, NULL);
+	json_t *root = harness_stats(admin, NULL);
+	json_t *v = json_object_get(json_object_get(root, "daemon"), name);
+	uint64_t n;
+
+	assert_non_null(v);
+	n = (uint64_t)json_integer_value(v);
+	json_decref(root);
+	ioregion_client_free(admin);
+	return n;
+}
+
 int harness_open(struct ioregion_client *c, const char *region)
 {
 	struct ioregion_region r;

@@ -57,6 +57,9 @@ struct ioregion_client *harness_connect(const struct harness_daemon *hd,
 					const char *vm);
 /* The stats of vm (NULL: every VM) as JSON, for the caller to decref. */
 json_t *harness_stats(struct ioregion_client *c, const char *vm);
+/* A daemon-wide counter from Stats, asked as an admin. */
+uint64_t harness_daemon_counter(const struct harness_daemon *hd,
+				const char *name);
 /* Opens a region and returns its data fd. */
 int harness_open(struct ioregion_client *c, const char *region);
 

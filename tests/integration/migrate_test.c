@@ -67,21 +67,6 @@ static char *config(bool with_test0, const char *ram_address)
 	return json;
 }
 
-static uint64_t daemon_counter(const struct harness_daemon *hd,
-			       const char *name)
-{
-	struct ioregion_client *admin = harness_connect(hd, NULL);
-	json_t *root = harness_stats(admin, NULL);
-	json_t *v = json_object_get(json_object_get(root, "daemon"), name);
-	uint64_t n;
-
-	assert_non_null(v);
-	n = (uint64_t)json_integer_value(v);
-	json_decref(root);
-	ioregion_client_free(admin);
-	return n;
-}
-
 /* Expects rc to be the error code, with what in the client's message. */
 static void expect_error(struct ioregion_client *c, int rc, int code,
 			 const char *what)
@@ -201,8 +186,8 @@ static void test_two_daemons(void **state)
 	assert_string_equal(ioregion_client_reply_message(dst), "4 regions loaded");
 	ioregion_client_cont_vm(dst, NULL);
 	check_state(dst, &s);
-	assert_int_equal(daemon_counter(&b, "vm_states_loaded"), 1);
-	assert_int_equal(daemon_counter(&a, "vm_states_saved"), 1);
+	assert_int_equal(harness_daemon_counter(&b, "vm_states_loaded"), 1);
+	assert_int_equal(harness_daemon_counter(&a, "vm_states_saved"), 1);
 	close(memfd);
 	ioregion_client_free(dst);
 	source_close(&s);
@@ -234,7 +219,7 @@ static void test_destination_lacks_region(void **state)
 	assert_int_equal(ioregion_client_stop_vm(dst, NULL), 0);
 	expect_error(dst, ioregion_client_load_vm_state(dst, NULL, memfd), ENOENT,
 		     "VM vm0 has no region \"test0\" on this daemon");
-	assert_int_equal(daemon_counter(&c, "vm_states_refused"), 1);
+	assert_int_equal(harness_daemon_counter(&c, "vm_states_refused"), 1);
 	/* ram0 came before test0 in the file: not applied either. */
 	assert_int_equal(ioregion_client_cont_vm(dst, NULL), 0);
 	assert_int_equal(harness_read(ram, 0, 8), 0x1234);
@@ -321,7 +306,7 @@ static void test_bad_state(void **state)
 	/* No memfd at all. */
 	expect_error(s.c, ioregion_client_load_vm_state(s.c, NULL, -1), EBADF,
 		     "none came");
-	refused = daemon_counter(&a, "vm_states_refused");
+	refused = harness_daemon_counter(&a, "vm_states_refused");
 	/* The EBUSY of the load while running, then six. */
 	assert_int_equal(refused, 7);
 	assert_int_equal(ioregion_client_cont_vm(s.c, NULL), 0);
@@ -461,7 +446,7 @@ static void test_handover(void **state)
 	harness_write(mbox_dst, MBOX_TX, 8, 0xbeef);
 	assert_int_equal(harness_read(mbox_other, MBOX_RX, 8), 0xbeef);
 	assert_int_equal(drain_responses(mbox_src), 0);
-	assert_int_equal(daemon_counter(&hd, "handovers"), 1);
+	assert_int_equal(harness_daemon_counter(&hd, "handovers"), 1);
 	close(test);
 	close(bell);
 	close(mbox_src);
@@ -601,7 +586,7 @@ static void test_vm_part_of_another_vm(void **state)
 	expect_error(vm1, ioregion_client_load_vm_state(vm1, NULL, fd), EBADMSG,
 		     "the VM state says it has 40 bytes");
 	close(fd);
-	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 2);
+	assert_int_equal(harness_daemon_counter(&hd, "vm_states_refused"), 2);
 	assert_int_equal(ioregion_client_cont_vm(vm1, NULL), 0);
 	assert_int_equal(harness_read(m1, MBOX_DEPTH, 4), 0);
 	assert_int_equal(harness_read(m0, MBOX_DEPTH, 4), 1);
@@ -636,7 +621,7 @@ static void test_refusals_counted(void **state)
 							  &bytes),
 		     EINVAL, "name the VM");
 	assert_int_equal(memfd, -1);
-	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 3);
+	assert_int_equal(harness_daemon_counter(&hd, "vm_states_refused"), 3);
 	close(m0);
 	ioregion_client_free(vm0);
 	ioregion_client_free(admin);
@@ -667,7 +652,7 @@ static void test_save_too_big(void **state)
 	expect_error(c, ioregion_client_save_vm_state(c, NULL, &memfd, &bytes),
 		     EFBIG, "region big3: its 67108864 bytes of memory take the VM state past");
 	assert_int_equal(memfd, -1);
-	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 1);
+	assert_int_equal(harness_daemon_counter(&hd, "vm_states_refused"), 1);
 	ioregion_client_free(c);
 	harness_stop(&hd);
 }
@@ -747,7 +732,7 @@ static void test_stop_with_unread_responses(void **state)
 	assert_int_equal(got, sent);
 	assert_int_equal(ioregion_client_stop_vm(c, NULL), 0);
 	assert_int_equal(ioregion_client_cont_vm(c, NULL), 0);
-	assert_int_equal(daemon_counter(&hd, "vm_states_refused"), 1);
+	assert_int_equal(harness_daemon_counter(&hd, "vm_states_refused"), 1);
 	close(test);
 	ioregion_client_free(c);
 	harness_stop(&hd);

@@ -51,22 +51,6 @@ static void reads(int fd, unsigned int n)
 	}
 }
 
-/* A daemon-wide counter from Stats. */
-static uint64_t daemon_counter(const struct harness_daemon *hd,
-			       const char *name)
-{
-	struct ioregion_client *admin = harness_connect(hd, NULL);
-	json_t *root = harness_stats(admin, NULL);
-	json_t *v = json_object_get(json_object_get(root, "daemon"), name);
-	uint64_t n;
-
-	assert_non_null(v);
-	n = (uint64_t)json_integer_value(v);
-	json_decref(root);
-	ioregion_client_free(admin);
-	return n;
-}
-
 /* The daemon's CPU time so far, in ns (schedstat: its one thread). */
 static uint64_t daemon_cpu_ns(const struct harness_daemon *hd)
 {
@@ -115,7 +99,7 @@ static void test_two_busy_vms(void **state)
 	assert_int_equal(waitpid(vm1, &status, 0), vm1);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	/* Thousands of back-to-back accesses: most found by polling. */
-	assert_true(daemon_counter(&hd, "poll_hits") > 0);
+	assert_true(harness_daemon_counter(&hd, "poll_hits") > 0);
 	/* Idle again: every window runs out, and the daemon sleeps. */
 	usleep(100000);
 	cpu0 = daemon_cpu_ns(&hd);
@@ -125,8 +109,8 @@ static void test_two_busy_vms(void **state)
 		fail_msg("idle daemon used %llu ms of CPU in 1 s",
 			 (unsigned long long)(cpu / 1000000));
 	/* Every window ended: ran out, or cut short by another task. */
-	assert_true(daemon_counter(&hd, "poll_misses") +
-		    daemon_counter(&hd, "poll_preempted") > 0);
+	assert_true(harness_daemon_counter(&hd, "poll_misses") +
+		    harness_daemon_counter(&hd, "poll_preempted") > 0);
 	reads(fd, 10);
 	close(fd);
 	ioregion_client_free(c);
@@ -152,9 +136,9 @@ static void test_reload_turns_polling_off(void **state)
 	assert_int_equal(ioregion_client_reload(admin), 0);
 	ioregion_client_free(admin);
 	usleep(100000);
-	hits = daemon_counter(&hd, "poll_hits");
+	hits = harness_daemon_counter(&hd, "poll_hits");
 	reads(fd, 200);		/* the same channel, still open */
-	assert_int_equal(daemon_counter(&hd, "poll_hits"), hits);
+	assert_int_equal(harness_daemon_counter(&hd, "poll_hits"), hits);
 	close(fd);
 	ioregion_client_free(c);
 	harness_stop(&hd);
