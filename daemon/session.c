@@ -880,6 +880,24 @@ static void session_save_vm_state(struct session *s, uint32_t id,
 	session_send(s, &msg, fd);
 }
 
+/* The VM goes on from the state just loaded: this connection's next open
+ * of each region that is not open now is no power-on (a TPM keeps its
+ * PCRs), as after a TakeOver. */
+static void session_hand_loaded(struct session *s, const char *vm)
+{
+	struct vm *v = vm_get(s->d, vm);
+	struct region *r;
+	struct channel *ch;
+
+	TAILQ_FOREACH(r, &s->d->regions, link) {
+		if (!v || !config_region_has_vm(&r->cfg, vm))
+			continue;
+		ch = vm_channel(v, r->cfg.name);
+		if (ch && !channel_is_open(ch))
+			ch->handed_to = s->id;
+	}
+}
+
 /* fd: the memfd the request carried, or -1; the caller closes it. */
 static void session_load_vm_state(struct session *s, uint32_t id,
 				  const char *vm_name, int fd)
@@ -904,6 +922,7 @@ static void session_load_vm_state(struct session *s, uint32_t id,
 		return;
 	}
 	s->d->counters.vm_states_loaded++;
+	session_hand_loaded(s, vm);
 	log_info("vm %s: state loaded by %s: %d regions, %u shared kept", vm,
 		 s->client_name, rc, kept);
 	if (kept)

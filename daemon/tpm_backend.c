@@ -30,8 +30,8 @@
 
 /* The two blobs that make a TPM: what survives power-off, and PCRs and
  * sessions of the current power cycle. */
-enum { TPM_BLOB_PERMANENT, TPM_BLOB_VOLATILE, TPM_BLOBS };
-static const uint32_t tpm_blob_type[TPM_BLOBS] = {
+enum { TPM_BLOB_PERMANENT, TPM_BLOB_VOLATILE };
+static const uint32_t tpm_blob_type[TPM_BACKEND_BLOBS] = {
 	SWTPM_BLOB_PERMANENT, SWTPM_BLOB_VOLATILE,
 };
 
@@ -59,8 +59,8 @@ struct tpm_vm {
 	size_t resp_len;
 	struct event *data_ev, *ctrl_ev, *start_ev;
 	unsigned int backoff;		/* seconds */
-	uint8_t *blob[TPM_BLOBS];
-	size_t blob_len[TPM_BLOBS];
+	uint8_t *blob[TPM_BACKEND_BLOBS];
+	size_t blob_len[TPM_BACKEND_BLOBS];
 	uint64_t commands, restarts, start_failures, queue_full;
 	struct log_ratelimit ratelimit;
 };
@@ -162,7 +162,7 @@ static int tpm_vm_start_own(struct tpm_vm *vm)
 		rc = swtpm_spawn(&vm->t, vm->b->binary, vm->dir);
 	if (vm->init_pending)
 		tpm_vm_drop_blob(vm, TPM_BLOB_VOLATILE);
-	for (i = 0; rc == 0 && i < TPM_BLOBS; i++)
+	for (i = 0; rc == 0 && i < TPM_BACKEND_BLOBS; i++)
 		if (vm->blob[i])
 			rc = swtpm_set_blob(&vm->t, tpm_blob_type[i],
 					    vm->blob[i], vm->blob_len[i]);
@@ -226,7 +226,7 @@ static int tpm_vm_fetch_blobs(struct tpm_vm *vm)
 	size_t len;
 	int rc;
 
-	for (i = 0; i < TPM_BLOBS; i++) {
+	for (i = 0; i < TPM_BACKEND_BLOBS; i++) {
 		rc = swtpm_get_blob(&vm->t, tpm_blob_type[i], &blob, &len);
 		if (rc < 0)
 			return rc;
@@ -527,7 +527,7 @@ static void tpm_vm_fini(struct tpm_vm *vm)
 		TAILQ_REMOVE(&vm->queue, c, link);
 		free(c);
 	}
-	for (i = 0; i < TPM_BLOBS; i++)
+	for (i = 0; i < TPM_BACKEND_BLOBS; i++)
 		tpm_vm_drop_blob(vm, i);
 }
 
@@ -579,57 +579,158 @@ void tpm_backend_free(struct tpm_backend *b)
 	free(b);
 }
 
-/* Format 1: u32 version, u32 VMs, then per VM: u8 init_pending and per
- * blob u32 length + bytes (length 0: none). */
-void tpm_backend_save(struct tpm_backend *b, struct statebuf *sb)
+/* One VM's TPM: u8 init_pending, then per blob u32 length + bytes
+ * (length 0: none). The fd store's save and a VM state file share it. */
+static void tpm_vm_save(const struct tpm_vm *vm, struct statebuf *sb)
 {
-	unsigned int i, j;
+	unsigned int j;
 
-	statebuf_put_u32(sb, TPM_BACKEND_STATE_VERSION);
-	statebuf_put_u32(sb, b->n);
-	for (i = 0; i < b->n; i++) {
-		statebuf_put_u8(sb, b->vms[i].init_pending);
-		for (j = 0; j < TPM_BLOBS; j++) {
-			statebuf_put_u32(sb, (uint32_t)b->vms[i].blob_len[j]);
-			statebuf_put_bytes(sb, b->vms[i].blob[j],
-					   b->vms[i].blob_len[j]);
-		}
+	statebuf_put_u8(sb, vm->init_pending);
+	for (j = 0; j < TPM_BACKEND_BLOBS; j++) {
+		statebuf_put_u32(sb, (uint32_t)vm->blob_len[j]);
+		statebuf_put_bytes(sb, vm->blob[j], vm->blob_len[j]);
 	}
 }
 
-static int tpm_vm_restore(struct tpm_vm *vm, struct statebuf *sb)
+void tpm_backend_vm_state_free(struct tpm_backend_vm_state *st)
+{
+	unsigned int j;
+
+	for (j = 0; j < TPM_BACKEND_BLOBS; j++) {
+		free(st->blob[j]);
+		st->blob[j] = NULL;
+		st->blob_len[j] = 0;
+	}
+}
+
+static int tpm_vm_parse(struct statebuf *sb, struct tpm_backend_vm_state *st)
 {
 	unsigned int j;
 	uint32_t len;
 
-	vm->init_pending = statebuf_get_u8(sb) != 0;
-	for (j = 0; j < TPM_BLOBS; j++) {
+	memset(st, 0, sizeof(*st));
+	st->init_pending = statebuf_get_u8(sb) != 0;
+	for (j = 0; j < TPM_BACKEND_BLOBS; j++) {
 		len = statebuf_get_u32(sb);
-		tpm_vm_drop_blob(vm, j);
 		if (sb->error || len == 0)
 			continue;
 		if (len > sb->cap - sb->len)
-			return -1;
-		vm->blob[j] = malloc(len);
-		if (!vm->blob[j])
-			return -1;
-		statebuf_get_bytes(sb, vm->blob[j], len);
-		vm->blob_len[j] = len;
+			goto bad;
+		st->blob[j] = malloc(len);
+		if (!st->blob[j])
+			goto bad;
+		statebuf_get_bytes(sb, st->blob[j], len);
+		st->blob_len[j] = len;
 	}
-	return sb->error ? -1 : 0;
+	if (!sb->error)
+		return 0;
+bad:
+	tpm_backend_vm_state_free(st);
+	return -1;
+}
+
+/* Takes st's blobs: the swtpm loads them when it next starts. */
+static void tpm_vm_take(struct tpm_vm *vm, struct tpm_backend_vm_state *st)
+{
+	unsigned int j;
+
+	vm->init_pending = st->init_pending;
+	for (j = 0; j < TPM_BACKEND_BLOBS; j++) {
+		tpm_vm_drop_blob(vm, j);
+		vm->blob[j] = st->blob[j];
+		vm->blob_len[j] = st->blob_len[j];
+		st->blob[j] = NULL;
+		st->blob_len[j] = 0;
+	}
+}
+
+/* Format 1: u32 version, u32 VMs, then each VM's TPM (tpm_vm_save). */
+void tpm_backend_save(struct tpm_backend *b, struct statebuf *sb)
+{
+	unsigned int i;
+
+	statebuf_put_u32(sb, TPM_BACKEND_STATE_VERSION);
+	statebuf_put_u32(sb, b->n);
+	for (i = 0; i < b->n; i++)
+		tpm_vm_save(&b->vms[i], sb);
 }
 
 int tpm_backend_restore(struct tpm_backend *b, struct statebuf *sb)
 {
+	struct tpm_backend_vm_state st;
 	unsigned int i;
 
 	if (statebuf_get_u32(sb) != TPM_BACKEND_STATE_VERSION ||
 	    statebuf_get_u32(sb) != b->n)
 		return -1;
-	for (i = 0; i < b->n; i++)
-		if (tpm_vm_restore(&b->vms[i], sb) < 0)
+	for (i = 0; i < b->n; i++) {
+		if (tpm_vm_parse(sb, &st) < 0)
 			return -1;
+		tpm_vm_take(&b->vms[i], &st);
+	}
 	return 0;
+}
+
+bool tpm_backend_is_users(const struct tpm_backend *b, unsigned int requester)
+{
+	return requester < b->n && b->vms[requester].ctrl_path;
+}
+
+int tpm_backend_save_vm(struct tpm_backend *b, unsigned int requester,
+			struct statebuf *sb)
+{
+	if (tpm_backend_is_users(b, requester))
+		return -ENOTSUP;
+	statebuf_put_u32(sb, TPM_BACKEND_STATE_VERSION);
+	tpm_vm_save(&b->vms[requester], sb);
+	return sb->error ? -ENOSPC : 0;
+}
+
+int tpm_backend_parse_vm(struct statebuf *sb,
+			 struct tpm_backend_vm_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (statebuf_get_u32(sb) != TPM_BACKEND_STATE_VERSION)
+		return -1;
+	if (tpm_vm_parse(sb, st) < 0)
+		return -1;
+	if (!statebuf_done(sb)) {
+		tpm_backend_vm_state_free(st);
+		return -1;
+	}
+	return 0;
+}
+
+/* The swtpm of the state being replaced goes at once, with the commands
+ * it had queued: the model's state comes next, and resubmits the command
+ * it was executing. */
+static void tpm_vm_stop(struct tpm_vm *vm)
+{
+	struct tpm_cmd *c;
+
+	event_del(vm->data_ev);
+	event_del(vm->ctrl_ev);
+	evtimer_del(vm->start_ev);
+	if (vm->up)
+		swtpm_kill(&vm->t);
+	vm->up = false;
+	vm->busy = false;
+	vm->backoff = 0;
+	vm->locality = -1;
+	while ((c = TAILQ_FIRST(&vm->queue))) {
+		TAILQ_REMOVE(&vm->queue, c, link);
+		free(c);
+	}
+	vm->nqueued = 0;
+}
+
+void tpm_backend_load_vm(struct tpm_backend *b, unsigned int requester,
+			 struct tpm_backend_vm_state *st)
+{
+	struct tpm_vm *vm = &b->vms[requester];
+
+	tpm_vm_stop(vm);
+	tpm_vm_take(vm, st);
 }
 
 void tpm_backend_stats(struct tpm_backend *b, device_stat_fn *emit,

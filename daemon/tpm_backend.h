@@ -20,6 +20,7 @@
 #ifndef TPM_BACKEND_H
 #define TPM_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,10 +44,34 @@ int tpm_backend_submit(void *ctx, unsigned int requester,
 /* The VM powered on: its TPM gets TPM_Init, its volatile state goes. */
 void tpm_backend_power_on(struct tpm_backend *b, unsigned int requester);
 
+/* One VM's TPM as a VM state file carries it: its swtpm's permanent and
+ * volatile state blobs as of the last answer, and whether it owes a
+ * TPM_Init. */
+#define TPM_BACKEND_BLOBS 2
+struct tpm_backend_vm_state {
+	bool init_pending;
+	uint8_t *blob[TPM_BACKEND_BLOBS];
+	size_t blob_len[TPM_BACKEND_BLOBS];
+};
+
 /* The state blobs, with the region's saved state. */
 void tpm_backend_save(struct tpm_backend *b, struct statebuf *sb);
 /* Takes saved blobs back; the swtpms load them when they start. */
 int tpm_backend_restore(struct tpm_backend *b, struct statebuf *sb);
+/* Whether requester's TPM is an swtpm the user runs (options.ctrl_sockets):
+ * its state is there, not the daemon's to save or load. */
+bool tpm_backend_is_users(const struct tpm_backend *b, unsigned int requester);
+/* requester's TPM for a VM state file; -ENOTSUP for the user's swtpm. */
+int tpm_backend_save_vm(struct tpm_backend *b, unsigned int requester,
+			struct statebuf *sb);
+/* Reads all of sb as what tpm_backend_save_vm wrote; 0 or -1. */
+int tpm_backend_parse_vm(struct statebuf *sb,
+			 struct tpm_backend_vm_state *st);
+/* Replaces requester's TPM by st (taking its blobs): its swtpm and the
+ * commands queued for it go; the next command starts one from st. */
+void tpm_backend_load_vm(struct tpm_backend *b, unsigned int requester,
+			 struct tpm_backend_vm_state *st);
+void tpm_backend_vm_state_free(struct tpm_backend_vm_state *st);
 void tpm_backend_stats(struct tpm_backend *b, device_stat_fn *emit,
 		       void *ctx);
 

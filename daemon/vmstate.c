@@ -13,6 +13,7 @@
 #include "devstate.h"
 #include "region.h"
 #include "regionset.h"
+#include "tpm_backend.h"
 #include "vm.h"
 #include "vmstate.h"
 
@@ -51,17 +52,21 @@ int vmstate_check_migration(struct ioregiond *d, const char *vm,
 			    bool other_daemon, char *why, size_t whylen)
 {
 	struct region *r;
+	int idx;
 
 	TAILQ_FOREACH(r, &d->regions, link) {
 		if (!config_region_has_vm(&r->cfg, vm))
 			continue;
-		if (r->tpm && other_daemon) {
+		idx = config_region_vm_index(&r->cfg, vm);
+		if (r->tpm && other_daemon &&
+		    tpm_backend_is_users(r->tpm, (unsigned int)idx)) {
 			snprintf(why, whylen,
-				 "region %s: a TPM's state (its swtpm's) cannot move to another daemon yet",
-				 r->cfg.name);
+				 "region %s: VM %s's TPM is an swtpm run outside the daemon (options.ctrl_sockets): its state stays with it",
+				 r->cfg.name, vm);
 			return -ENOTSUP;
 		}
-		if (other_daemon && r->cfg.nvms > 1) {
+		if (other_daemon && r->cfg.nvms > 1 &&
+		    !r->dev->ops->vm_part_alone) {
 			snprintf(why, whylen,
 				 "region %s: its %s is shared with %u other VMs, which stay on this daemon: VM %s can only move to another VMM on it",
 				 r->cfg.name, r->cfg.device, r->cfg.nvms - 1,
@@ -88,6 +93,24 @@ static int vmstate_write(int fd, const void *buf, size_t len, uint64_t off)
 		off += (uint64_t)n;
 	}
 	return 0;
+}
+
+/* After each record, u32 n + n bytes: the VM's part of the region's
+ * backend (a TPM's swtpm state); n is 0 for a region without one. */
+static int vmstate_save_backend(struct region *r, unsigned int requester,
+				struct statebuf *sb)
+{
+	size_t at = sb->len;
+	int rc;
+
+	statebuf_put_u32(sb, 0);
+	if (r->tpm) {
+		rc = tpm_backend_save_vm(r->tpm, requester, sb);
+		if (rc < 0)
+			return rc;
+		statebuf_set_u32(sb, at, (uint32_t)(sb->len - at - 4));
+	}
+	return sb->error ? -ENOSPC : 0;
 }
 
 /* The record of one region, appended at *off. */
@@ -121,6 +144,8 @@ static int vmstate_save_region(struct region *r, unsigned int requester,
 	statebuf_init(&sb, buf, cap);
 	rc = devstate_save(r->dev, r->cfg.name, r->cfg.size, flags, requester,
 			   &sb);
+	if (rc == 0)
+		rc = vmstate_save_backend(r, requester, &sb);
 	if (rc == 0 && sb.len > VMSTATE_MAX_BYTES - *off)
 		rc = -EFBIG;
 	if (rc == 0)
@@ -162,8 +187,8 @@ int vmstate_save(struct ioregiond *d, const char *vm, int *fd,
 		 * is this VM's. */
 		if (r->cfg.nvms > 1 && !r->dev->ops->save_vm)
 			continue;
-		/* A TPM's state is mostly its swtpm's, which stays here. */
-		if (r->tpm) {
+		/* The user's swtpm keeps its TPM's state. */
+		if (r->tpm && tpm_backend_is_users(r->tpm, (unsigned int)idx)) {
 			if (*nkept < VMSTATE_MAX_KEPT)
 				kept[(*nkept)++] = r->cfg.name;
 			continue;
@@ -240,16 +265,56 @@ struct vmstate_item {
 	struct devstate_record rec;
 	struct region *r;
 	unsigned int requester;
+	struct tpm_backend_vm_state tpm;	/* a TPM region's swtpm */
 };
+
+/* The backend part that follows a record (vmstate_save_backend), parsed
+ * for the region the record is loaded into. */
+static int vmstate_check_backend(struct statebuf *sb, struct vmstate_item *it,
+				 char *why, size_t whylen)
+{
+	uint32_t n = statebuf_get_u32(sb);
+	struct statebuf part;
+
+	if (sb->error || n > sb->cap - sb->len) {
+		snprintf(why, whylen, "region %s: its backend state is truncated",
+			 it->rec.region);
+		return -EBADMSG;
+	}
+	statebuf_init(&part, sb->data + sb->len, n);
+	sb->len += n;
+	if (!it->r->tpm && n == 0)
+		return 0;
+	if (!it->r->tpm) {
+		snprintf(why, whylen,
+			 "region %s: the record carries backend state the region here has no backend for",
+			 it->rec.region);
+		return -EINVAL;
+	}
+	if (tpm_backend_is_users(it->r->tpm, it->requester)) {
+		snprintf(why, whylen,
+			 "region %s: its TPM here is an swtpm run outside the daemon (options.ctrl_sockets): the daemon cannot load its state",
+			 it->rec.region);
+		return -ENOTSUP;
+	}
+	if (n == 0 || tpm_backend_parse_vm(&part, &it->tpm) < 0) {
+		snprintf(why, whylen, "region %s: %s", it->rec.region,
+			 n ? "its swtpm state does not parse" :
+			     "the record carries no swtpm state for its TPM");
+		return -EBADMSG;
+	}
+	return 0;
+}
 
 /* One record: parsed, its region found, and restored into a scratch
  * instance. */
 static int vmstate_check_record(struct ioregiond *d, const char *vm,
-				struct statebuf *sb, const char *saved_vm,
-				bool same_daemon,
+				struct statebuf *sb, uint32_t version,
+				const char *saved_vm, bool same_daemon,
 				struct vmstate_item *it, char *why,
 				size_t whylen)
 {
+	bool alone;
 	int rc, idx;
 
 	rc = devstate_parse(sb, &it->rec, why, whylen);
@@ -263,12 +328,17 @@ static int vmstate_check_record(struct ioregiond *d, const char *vm,
 		return -ENOENT;
 	}
 	it->requester = (unsigned int)idx;
-	if (it->r->tpm) {
-		snprintf(why, whylen,
-			 "region %s: a TPM's state is not loaded from a file (its swtpm keeps it)",
+	/* Version 1 files have no backend parts (and no TPM records). */
+	if (version >= 2) {
+		rc = vmstate_check_backend(sb, it, why, whylen);
+		if (rc < 0)
+			return rc;
+	} else if (it->r->tpm) {
+		snprintf(why, whylen, "region %s: the record carries no swtpm state for its TPM",
 			 it->rec.region);
-		return -ENOTSUP;
+		return -EBADMSG;
 	}
+	alone = it->r->dev->ops->vm_part_alone;
 	if (((it->rec.flags & DEVSTATE_VM_PART) != 0) !=
 	    (it->r->cfg.nvms > 1)) {
 		snprintf(why, whylen,
@@ -280,7 +350,7 @@ static int vmstate_check_record(struct ioregiond *d, const char *vm,
 			 it->r->cfg.nvms > 1 ? "shared" : "the VM's alone");
 		return -EINVAL;
 	}
-	if ((it->rec.flags & DEVSTATE_VM_PART) && !same_daemon) {
+	if ((it->rec.flags & DEVSTATE_VM_PART) && !same_daemon && !alone) {
 		snprintf(why, whylen,
 			 "region %s: the record is VM %s's part of a device shared on another daemon (or before this daemon started): it cannot be loaded here",
 			 it->rec.region, saved_vm);
@@ -288,7 +358,8 @@ static int vmstate_check_record(struct ioregiond *d, const char *vm,
 	}
 	/* Its inbox is another requester's: its messages would land in
 	 * this VM's. */
-	if ((it->rec.flags & DEVSTATE_VM_PART) && strcmp(saved_vm, vm) != 0) {
+	if ((it->rec.flags & DEVSTATE_VM_PART) && !alone &&
+	    strcmp(saved_vm, vm) != 0) {
 		snprintf(why, whylen,
 			 "region %s: the record is VM %s's part of a shared device, not VM %s's",
 			 it->rec.region, saved_vm, vm);
@@ -329,9 +400,9 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd,
 			 VMSTATE_MAGIC);
 		goto out;
 	}
-	if (version != VMSTATE_VERSION) {
+	if (version < 1 || version > VMSTATE_VERSION) {
 		snprintf(why, whylen,
-			 "VM state format version %u (this daemon reads %u)",
+			 "VM state format version %u (this daemon reads 1 to %u)",
 			 version, VMSTATE_VERSION);
 		rc = -EPROTO;
 		goto out;
@@ -359,7 +430,7 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd,
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		rc = vmstate_check_record(d, vm, &sb, saved_vm,
+		rc = vmstate_check_record(d, vm, &sb, version, saved_vm,
 					  memcmp(instance, vmstate_instance(d),
 						 16) == 0,
 					  &items[i], why, whylen);
@@ -389,6 +460,11 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd,
 			(*kept)++;
 			continue;
 		}
+		/* The swtpm's state before the model's: a model restored in
+		 * the middle of a command submits it again to that TPM. */
+		if (r->tpm)
+			tpm_backend_load_vm(r->tpm, items[i].requester,
+					    &items[i].tpm);
 		if (devstate_apply(r->dev, &items[i].rec, items[i].requester,
 				   -1, why, whylen) < 0) {
 			/* Passed in a scratch instance: only memory writes
@@ -401,6 +477,8 @@ int vmstate_load(struct ioregiond *d, const char *vm, int fd,
 	}
 	rc = loaded;
 out:
+	for (i = 0; items && i < n; i++)
+		tpm_backend_vm_state_free(&items[i].tpm);
 	free(items);
 	free(buf);
 	return rc;

@@ -16,24 +16,26 @@
 #include "ioregiond.h"
 
 #define VMSTATE_MAGIC "IORVMST1"
-#define VMSTATE_VERSION 1
+/* 2: each record is followed by its backend part (a TPM's swtpm). */
+#define VMSTATE_VERSION 2
 /* Largest file a load reads: 64 MiB ram regions, a few of them. */
 #define VMSTATE_MAX_BYTES (256ull << 20)
 
 /* A channel of vm that is open and not stopped (its VM runs), or NULL. */
 struct channel *vmstate_running(struct ioregiond *d, const char *vm);
 /* Whether vm's state may move: to another daemon (other_daemon) no region
- * may be shared with other VMs, and no region may be a TPM (its swtpm's
- * state does not travel); on this daemon all of it stays. 0, or -EXDEV /
- * -ENOTSUP with why naming the region. */
+ * may be shared with other VMs unless each VM's part stands alone (a
+ * TPM's), and no TPM may be an swtpm the user runs (its state stays with
+ * it); on this daemon all of it stays. 0, or -EXDEV / -ENOTSUP with why
+ * naming the region. */
 int vmstate_check_migration(struct ioregiond *d, const char *vm,
 			    bool other_daemon, char *why, size_t whylen);
 /* Names of regions a save leaves out, at most. */
 #define VMSTATE_MAX_KEPT 64
 /* Writes vm's state into a new memfd (*fd), with its record count and
  * length; kept gets the names of the regions left out because their
- * state stays in this daemon (TPMs), *nkept how many. 0 or -errno with
- * why. */
+ * state is not the daemon's (a TPM the user's swtpm runs), *nkept how
+ * many. 0 or -errno with why. */
 int vmstate_save(struct ioregiond *d, const char *vm, int *fd,
 		 unsigned int *records, uint64_t *bytes, const char **kept,
 		 unsigned int *nkept, char *why, size_t whylen);

@@ -105,6 +105,10 @@ struct device_ops {
 			struct statebuf *sb);
 	int (*restore_vm)(struct device *dev, unsigned int requester,
 			  struct statebuf *sb);
+	/* save_vm's part names no other requester (each VM's own TPM, unlike
+	 * a mailbox's inbox, whose mail is addressed by requester index): it
+	 * loads into the VM on another daemon, or into another VM. */
+	bool vm_part_alone;
 	/* Optional: a memfd holding the model's bulk memory (ram), which the
 	 * daemon keeps across restarts as it is instead of copying it. */
 	int (*memory_fd)(struct device *dev);

@@ -75,9 +75,7 @@ int devstate_save(struct device *dev, const char *region, uint64_t size,
 	if (sb->error)
 		return -ENOSPC;
 	len = sb->len - len_at - 8;
-	/* The length's place, as statebuf_put_u64 wrote it. */
-	for (unsigned int i = 0; i < 8; i++)
-		sb->data[len_at + i] = (uint8_t)(len >> (8 * i));
+	statebuf_set_u64(sb, len_at, len);
 	return 0;
 }
 

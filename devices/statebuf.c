@@ -65,6 +65,31 @@ void statebuf_put_u64(struct statebuf *sb, uint64_t v)
 	statebuf_put(sb, v, 8);
 }
 
+/* Rewrites n bytes written earlier at at. */
+static void statebuf_set(struct statebuf *sb, size_t at, uint64_t v,
+			 unsigned int n)
+{
+	size_t len = sb->len;
+
+	if (at > len || n > len - at) {
+		sb->error = true;
+		return;
+	}
+	sb->len = at;
+	statebuf_put(sb, v, n);
+	sb->len = len;
+}
+
+void statebuf_set_u32(struct statebuf *sb, size_t at, uint32_t v)
+{
+	statebuf_set(sb, at, v, 4);
+}
+
+void statebuf_set_u64(struct statebuf *sb, size_t at, uint64_t v)
+{
+	statebuf_set(sb, at, v, 8);
+}
+
 void statebuf_put_bytes(struct statebuf *sb, const void *p, size_t n)
 {
 	if (n == 0 || !statebuf_room(sb, n))

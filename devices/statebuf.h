@@ -24,6 +24,10 @@ void statebuf_put_u8(struct statebuf *sb, uint8_t v);
 void statebuf_put_u32(struct statebuf *sb, uint32_t v);
 void statebuf_put_u64(struct statebuf *sb, uint64_t v);
 void statebuf_put_bytes(struct statebuf *sb, const void *p, size_t n);
+/* Rewrite a field written earlier at byte at: a length known only once
+ * what it counts is written. */
+void statebuf_set_u32(struct statebuf *sb, size_t at, uint32_t v);
+void statebuf_set_u64(struct statebuf *sb, size_t at, uint64_t v);
 uint8_t statebuf_get_u8(struct statebuf *sb);
 uint32_t statebuf_get_u32(struct statebuf *sb);
 uint64_t statebuf_get_u64(struct statebuf *sb);

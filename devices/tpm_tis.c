@@ -927,6 +927,16 @@ static int tpm_tis_restore_tpm(struct tpm_tis_tpm *t, struct statebuf *sb)
 /* A command that was executing when the daemon stopped goes to the
  * backend again: the daemon restored the backend's state first, so it
  * runs on the TPM state it was meant for. */
+/* A TPM restored in the middle of a command: its answer was lost with the
+ * backend that ran it, so it runs again. */
+static void tpm_tis_resubmit(struct tpm_tis *tis, unsigned int req)
+{
+	if (tis->tpm[req].state != TPM_TIS_EXECUTION)
+		return;
+	tis->tpm[req].c.resubmits++;
+	tpm_tis_submit(tis, req);
+}
+
 static int tpm_tis_restore(struct device *dev, struct statebuf *sb,
 			   int memory_fd)
 {
@@ -939,12 +949,28 @@ static int tpm_tis_restore(struct device *dev, struct statebuf *sb,
 	for (i = 0; i < tis->requesters; i++)
 		if (tpm_tis_restore_tpm(&tis->tpm[i], sb) < 0)
 			return -1;
-	for (i = 0; i < tis->requesters; i++) {
-		if (tis->tpm[i].state != TPM_TIS_EXECUTION)
-			continue;
-		tis->tpm[i].c.resubmits++;
-		tpm_tis_submit(tis, i);
-	}
+	for (i = 0; i < tis->requesters; i++)
+		tpm_tis_resubmit(tis, i);
+	return 0;
+}
+
+/* One VM's TPM alone, for migration. */
+static void tpm_tis_save_vm(struct device *dev, unsigned int req,
+			    struct statebuf *sb)
+{
+	statebuf_put_u32(sb, TPM_TIS_STATE_VERSION);
+	tpm_tis_save_tpm(&tpm_tis(dev)->tpm[req], sb);
+}
+
+static int tpm_tis_restore_vm(struct device *dev, unsigned int req,
+			      struct statebuf *sb)
+{
+	struct tpm_tis *tis = tpm_tis(dev);
+
+	if (statebuf_get_u32(sb) != TPM_TIS_STATE_VERSION ||
+	    tpm_tis_restore_tpm(&tis->tpm[req], sb) < 0)
+		return -1;
+	tpm_tis_resubmit(tis, req);
 	return 0;
 }
 
@@ -961,4 +987,7 @@ const struct device_ops device_tpm_tis_ops = {
 	.restore = tpm_tis_restore,
 	.complete = tpm_tis_complete,
 	.reset_vm = tpm_tis_reset_vm,
+	.save_vm = tpm_tis_save_vm,
+	.restore_vm = tpm_tis_restore_vm,
+	.vm_part_alone = true,
 };

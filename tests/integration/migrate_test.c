@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "tis_driver.h"
 
 #define UART_IER 1
 #define UART_LCR 3
@@ -496,58 +497,165 @@ static void test_snapshot_shared_mailbox(void **state)
 	harness_stop(&hd);
 }
 
-/* A TPM stays in its daemon: refused to another one, kept out of the
- * state file, and handed over on this one without a TPM_Init (its
- * locality stays granted). */
-static void test_tpm_stays(void **state)
+/* A tpm-tis region on daemon hd for vm0 and vm1, each with its own TPM;
+ * ctrl names vm0's user-run swtpm control socket, or NULL. */
+static void tpm_daemon(struct harness_daemon *hd, const char *ctrl)
 {
-	struct harness_daemon hd;
-	struct ioregion_client *src, *dst;
-	char config[1024];
-	uint64_t bytes;
-	int tpm, test, memfd;
+	char config[1024], users[256] = "";
 
-	if (system("command -v swtpm >/dev/null 2>&1") != 0)
-		skip();
-	harness_prepare(&hd, NULL);
+	harness_prepare(hd, NULL);
+	if (ctrl)
+		snprintf(users, sizeof(users),
+			 ", \"ctrl_sockets\": { \"vm0\": \"%s\" }", ctrl);
 	snprintf(config, sizeof(config),
 		 "{ \"regions\": [ { \"name\": \"tpm0\", \"device\": \"tpm-tis\","
 		 " \"bus\": \"mmio\", \"address\": \"0xfed40000\", \"size\": 20480,"
-		 " \"vms\": [\"vm0\"], \"options\": { \"state_dir\": \"%s/tpm\" } },"
+		 " \"vms\": [\"vm0\", \"vm1\"],"
+		 " \"options\": { \"state_dir\": \"%s/tpm\"%s } },"
 		 " { \"name\": \"test0\", \"device\": \"testdev\", \"bus\": \"mmio\","
 		 " \"address\": \"0xd0002000\", \"size\": 4096, \"vms\": [\"vm0\"] } ] }",
-		 hd.dir);
-	harness_write_config(&hd, config);
-	harness_launch(&hd);
-	src = harness_connect(&hd, "vm0");
+		 hd->dir, users);
+	harness_write_config(hd, config);
+	harness_launch(hd);
+}
+
+/* Runs cmd on the TPM behind fd; its answer must be a success. */
+static long tpm_run(int *fd, const uint8_t *cmd, size_t len, uint8_t *resp)
+{
+	struct tis_io io = harness_tis_io(fd);
+	long n = tis_transmit(&io, cmd, len, resp, 4096, 60000);
+
+	if (n < 10 || tpm_rc(resp) != 0)
+		fail_msg("TPM command 0x%x: %ld bytes, response code 0x%x",
+			 tpm_be32(cmd + 6), n, n >= 10 ? tpm_rc(resp) : 0);
+	return n;
+}
+
+static void tpm_pcr16(int *fd, uint8_t *pcr)
+{
+	uint8_t resp[4096];
+	long n = tpm_run(fd, tpm_cmd_pcr16_read, sizeof(tpm_cmd_pcr16_read),
+			 resp);
+
+	memcpy(pcr, resp + n - 32, 32);
+}
+
+/* Startup, then PCR 16 extended with b; *pcr gets its value. */
+static void tpm_boot_and_extend(int *fd, uint8_t b, uint8_t *pcr)
+{
+	uint8_t cmd[TPM_PCR16_EXTEND_LEN], digest[32], resp[4096];
+
+	tpm_run(fd, tpm_cmd_startup, sizeof(tpm_cmd_startup), resp);
+	memset(digest, b, sizeof(digest));
+	tpm_run(fd, cmd, tpm_cmd_pcr16_extend(cmd, digest), resp);
+	tpm_pcr16(fd, pcr);
+}
+
+/* A VM's TPM moves with it to another daemon, as QEMU's destination
+ * does it (incoming, TakeOver, LoadVmState, then the opens): PCR 16 and
+ * the granted locality arrive; the region is shared with vm1, whose TPM
+ * on either daemon is its own and stays as it is. */
+static void test_tpm_moves(void **state)
+{
+	struct harness_daemon a, b;
+	struct ioregion_client *src, *dst, *other;
+	uint8_t pcr[32], moved[32], zero[32] = { 0 };
+	uint64_t bytes;
+	int tpm, test, memfd, otpm;
+
+	if (system("command -v swtpm >/dev/null 2>&1") != 0)
+		skip();
+	tpm_daemon(&a, NULL);
+	tpm_daemon(&b, NULL);
+	src = harness_connect(&a, "vm0");
 	tpm = harness_open(src, "tpm0");
 	test = harness_open(src, "test0");
+	tpm_boot_and_extend(&tpm, 0x5a, pcr);
+	assert_memory_not_equal(pcr, zero, 32);
 	harness_write(tpm, TPM_ACCESS, 1, TPM_ACCESS_REQUEST_USE);
-	assert_true(harness_read(tpm, TPM_ACCESS, 1) & TPM_ACCESS_ACTIVE);
 	harness_write(test, TESTDEV_SCRATCH, 8, 0x77);
-	expect_error(src, ioregion_client_check_migration(src, NULL, true),
-		     ENOTSUP, "region tpm0: a TPM's state (its swtpm's) cannot move to another daemon yet");
-	assert_int_equal(ioregion_client_check_migration(src, NULL, false), 0);
-	assert_int_equal(ioregion_client_connect_incoming(hd.socket, "dest",
-							  "vm0", &dst), 0);
+	/* vm1's TPM on the destination, booted before vm0 arrives. */
+	other = harness_connect(&b, "vm1");
+	otpm = harness_open(other, "tpm0");
+	tpm_boot_and_extend(&otpm, 0x11, moved);
+
+	assert_int_equal(ioregion_client_check_migration(src, NULL, true), 0);
 	assert_int_equal(ioregion_client_stop_vm(src, NULL), 0);
-	assert_int_equal(ioregion_client_save_vm_state(src, NULL, &memfd, &bytes), 1);
-	assert_string_equal(ioregion_client_reply_message(src),
-			    "1 regions; kept in the daemon: tpm0");
-	assert_int_equal(ioregion_client_load_vm_state(dst, NULL, memfd), 0);
+	assert_int_equal(ioregion_client_save_vm_state(src, NULL, &memfd, &bytes), 2);
+	assert_string_equal(ioregion_client_reply_message(src), "2 regions");
+
+	assert_int_equal(ioregion_client_connect_incoming(b.socket, "dest",
+							  "vm0", &dst), 0);
 	assert_int_equal(ioregion_client_take_over(dst), 0);
+	assert_int_equal(ioregion_client_load_vm_state(dst, NULL, memfd), 0);
+	assert_string_equal(ioregion_client_reply_message(dst), "2 regions loaded");
 	close(tpm);
 	close(test);
 	tpm = harness_open(dst, "tpm0");
 	test = harness_open(dst, "test0");
+	/* No TPM_Init at this open: the locality is still granted and PCR
+	 * 16 reads without a new Startup. */
 	assert_true(harness_read(tpm, TPM_ACCESS, 1) & TPM_ACCESS_ACTIVE);
+	tpm_pcr16(&tpm, moved);
+	assert_memory_equal(moved, pcr, 32);
 	assert_int_equal(harness_read(test, TESTDEV_SCRATCH, 8), 0x77);
+	/* vm1's TPM kept its own PCR 16. */
+	tpm_pcr16(&otpm, moved);
+	assert_memory_not_equal(moved, pcr, 32);
+	assert_memory_not_equal(moved, zero, 32);
+
 	close(memfd);
 	close(tpm);
 	close(test);
+	close(otpm);
 	ioregion_client_free(src);
 	ioregion_client_free(dst);
-	harness_stop(&hd);
+	ioregion_client_free(other);
+	harness_stop(&a);
+	harness_stop(&b);
+}
+
+/* A TPM whose swtpm the user runs (options.ctrl_sockets) keeps its state
+ * there: another daemon is refused up front, a save leaves it out (kept),
+ * and a record of the daemon's own TPM is not loaded into it. */
+static void test_tpm_of_the_user_stays(void **state)
+{
+	struct harness_daemon a, b;
+	struct ioregion_client *src, *dst;
+	uint8_t pcr[32];
+	uint64_t bytes;
+	char ctrl[300];
+	int tpm, memfd;
+
+	if (system("command -v swtpm >/dev/null 2>&1") != 0)
+		skip();
+	tpm_daemon(&a, NULL);
+	/* Never started: the daemon connects to it at the first command. */
+	snprintf(ctrl, sizeof(ctrl), "%s/users-swtpm.ctrl", a.dir);
+	tpm_daemon(&b, ctrl);
+
+	src = harness_connect(&b, "vm0");
+	expect_error(src, ioregion_client_check_migration(src, NULL, true),
+		     ENOTSUP, "region tpm0: VM vm0's TPM is an swtpm run outside the daemon (options.ctrl_sockets)");
+	assert_int_equal(ioregion_client_check_migration(src, NULL, false), 0);
+	assert_int_equal(ioregion_client_save_vm_state(src, NULL, &memfd, &bytes), 1);
+	assert_string_equal(ioregion_client_reply_message(src),
+			    "1 regions; kept in the daemon: tpm0");
+	close(memfd);
+
+	dst = harness_connect(&a, "vm0");
+	tpm = harness_open(dst, "tpm0");
+	tpm_boot_and_extend(&tpm, 0x22, pcr);
+	close(tpm);
+	assert_int_equal(ioregion_client_save_vm_state(dst, NULL, &memfd, &bytes), 2);
+	expect_error(src, ioregion_client_load_vm_state(src, NULL, memfd),
+		     ENOTSUP, "region tpm0: its TPM here is an swtpm run outside the daemon");
+	assert_int_equal(harness_daemon_counter(&b, "vm_states_refused"), 2);
+	close(memfd);
+	ioregion_client_free(src);
+	ioregion_client_free(dst);
+	harness_stop(&a);
+	harness_stop(&b);
 }
 
 /* A VM's part of a shared mailbox belongs to that VM: loaded into the
@@ -746,7 +854,8 @@ int main(void)
 		cmocka_unit_test(test_bad_state),
 		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_snapshot_shared_mailbox),
-		cmocka_unit_test(test_tpm_stays),
+		cmocka_unit_test(test_tpm_moves),
+		cmocka_unit_test(test_tpm_of_the_user_stays),
 		cmocka_unit_test(test_vm_part_of_another_vm),
 		cmocka_unit_test(test_refusals_counted),
 		cmocka_unit_test(test_save_too_big),
