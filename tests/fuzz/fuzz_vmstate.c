@@ -2,9 +2,10 @@
 /*
  * libFuzzer target: a VM state file (LoadVmState's memfd, the one input a
  * client hands the daemon whole) loaded into vm0 of a small config with a
- * ram, a doorbell, a shared mailbox and a UART: the file and record
- * headers, every model's restore in its scratch instance, and what is
- * applied. The regions are built once; a load that passes changes them,
+ * ram, a doorbell, a shared mailbox, a UART and a shared TPM: the file
+ * and record headers, every model's restore in its scratch instance, the
+ * TPM's swtpm state, and what is applied (no swtpm runs: the event loop
+ * that would start one never does). The regions are built once; a load that passes changes them,
  * which later inputs then start from, as a daemon would.
  */
 #include "autoconfig.h"
@@ -34,7 +35,10 @@ static const char fuzz_vmstate_config[] =
 	"   \"address\": 12288, \"size\": 4096, \"vms\": [\"vm0\", \"vm1\"] },"
 	" { \"name\": \"con0\", \"device\": \"uart16550\", \"bus\": \"pio\","
 	"   \"address\": 1016, \"size\": 8, \"vms\": [\"vm0\"],"
-	"   \"options\": { \"output\": \"none\" } } ] }";
+	"   \"options\": { \"output\": \"none\" } },"
+	" { \"name\": \"tpm0\", \"device\": \"tpm-tis\", \"bus\": \"mmio\","
+	"   \"address\": 16384, \"size\": 20480, \"vms\": [\"vm0\", \"vm1\"],"
+	"   \"options\": { \"state_dir\": \"/nonexistent\" } } ] }";
 
 static struct ioregiond fuzz_d;
 
