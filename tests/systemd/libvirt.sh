@@ -6,9 +6,10 @@
 # cgroups, no AppArmor: the host kernel has none), reaches the control
 # socket once the operator does what docs/qemu.md says and not before;
 # that virsh start boots the guest, whose output comes through ioregiond's
-# console socket and which answers a line typed into it; that virsh reset
-# reaches the daemon as ResetVm; that virsh destroy and undefine leave
-# nothing behind.
+# console socket and which answers a line typed into it; that virsh save
+# and restore carry its devices' state, its TPM's included; that virsh
+# reset reaches the daemon as ResetVm; that virsh destroy and undefine
+# leave nothing behind.
 
 # Debian 12's libvirt (9.0): it probes QEMU 10.0 and runs it (see
 # docs/qemu.md). iptables: libvirt-daemon-system's first alternative,
@@ -182,18 +183,35 @@ ACCESS
 	fi
 
 	# virsh save is a migration to a file: the device state travels in
-	# the stream (patch 0019), but at the migration's setup the daemon's
-	# CheckMigration refuses linux1's TPM (its swtpm's state cannot go to
-	# whoever loads the file), naming the region; libvirt resumes the
-	# guest it paused for the save.
-	if out=$(virsh_ct "save linux1 /var/lib/libvirt/qemu/save/linux1.save" 2>&1); then
-		fail "$lv: virsh save succeeded: linux1's TPM state would be lost"
-	elif echo "$out" | grep -q 'ioregiond: vm linux1 cannot migrate.*region linux1-tpm: ' &&
-		[ "$(virsh_ct "domstate linux1")" = running ]; then
-		pass "$lv: virsh save refused by CheckMigration naming the TPM, the guest runs on: $(echo "$out" | grep -m1 -o "ioregiond: vm linux1 cannot migrate.*")"
+	# the stream (patch 0019), linux1's TPM (its swtpm's state blobs)
+	# with it; virsh restore starts a new QEMU that loads it into the
+	# daemon, and the guest goes on where it was: same PCR 10 (a TPM
+	# left behind would not answer: its new swtpm never started up), its
+	# console answering.
+	console_type 'echo pcr:$(cat /sys/class/tpm/tpm0/pcr-sha256/10)'
+	console_wait 60 '^pcr:[0-9A-F]{64}$' ||
+		fail "$lv: the guest reads no PCR 10 from its TPM"
+	out=$(tr -d '\r' <"$work/console.out" | grep -m1 -E '^pcr:[0-9A-F]{64}$')
+	if virsh_ct "save linux1 /var/lib/libvirt/qemu/save/linux1.save" >/dev/null &&
+		[ "$(virsh_ct "domstate linux1")" = "shut off" ] &&
+		in_ct "journalctl -u ioregiond --no-pager -o cat | grep -q 'vm linux1: state saved for'"; then
+		pass "$lv: virsh save: linux1 shut off, its device state saved by ioregiond ($(in_ct "journalctl -u ioregiond --no-pager -o cat" | grep -m1 -o 'vm linux1: state saved for.*'))"
 	else
-		echo "$out"
-		fail "$lv: virsh save failed otherwise: $(echo "$out" | tail -1), domain $(virsh_ct "domstate linux1")"
+		in_ct "tail -5 /var/log/libvirt/qemu/linux1.log"
+		fail "$lv: virsh save: domain $(virsh_ct "domstate linux1")"
+	fi
+	if virsh_ct "restore /var/lib/libvirt/qemu/save/linux1.save" >/dev/null &&
+		[ "$(virsh_ct "domstate linux1")" = running ] &&
+		wait_for 20 "journalctl -u ioregiond --no-pager -o cat | grep -q 'vm linux1: state loaded by'"; then
+		console_type 'echo pcr2:$(cat /sys/class/tpm/tpm0/pcr-sha256/10)'
+		if console_wait 60 '^pcr2:' && [ "$(tr -d '\r' <"$work/console.out" | grep -m1 '^pcr2:' | cut -c6-)" = "${out#pcr:}" ]; then
+			pass "$lv: virsh restore: the guest goes on, its console answers and its TPM's PCR 10 is the one before the save (${out#pcr:}); $(in_ct "journalctl -u ioregiond --no-pager -o cat" | grep -m1 -o 'vm linux1: state loaded by.*')"
+		else
+			fail "$lv: after virsh restore: PCR 10 $(tr -d '\r' <"$work/console.out" | grep -m1 '^pcr2:'), before it $out"
+		fi
+	else
+		in_ct "tail -5 /var/log/libvirt/qemu/linux1.log"
+		fail "$lv: virsh restore: domain $(virsh_ct "domstate linux1")"
 	fi
 
 	# virsh reset: QEMU's system_reset, which sends the daemon ResetVm;
