@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,8 +244,26 @@ int devstate_apply(struct device *dev, const struct devstate_record *rec,
 				whylen);
 }
 
+/* Allocates every page of dev's memory a record will write, so that
+ * applying it cannot run out of room half-way (tmpfs, a memcg's limit)
+ * and leave the memory part old, part new. */
+static int devstate_reserve(const struct devstate_record *rec,
+			    struct device *dev, char *why, size_t whylen)
+{
+	int rc;
+
+	if (!(rec->flags & DEVSTATE_MEMORY))
+		return 0;
+	rc = posix_fallocate(dev->ops->memory_fd(dev), 0, (off_t)rec->size);
+	if (rc == 0)
+		return 0;
+	snprintf(why, whylen, "region %s: no room for its %llu bytes of memory: %s",
+		 rec->region, (unsigned long long)rec->size, strerror(rc));
+	return -rc;
+}
+
 int devstate_validate(const struct devstate_record *rec,
-		      const struct device *dev, const json_t *options,
+		      struct device *dev, const json_t *options,
 		      unsigned int requesters, const char *region,
 		      uint64_t size, unsigned int requester, char *why,
 		      size_t whylen)
@@ -254,6 +273,8 @@ int devstate_validate(const struct devstate_record *rec,
 	int rc;
 
 	rc = devstate_check(rec, dev, region, size, why, whylen);
+	if (rc == 0)
+		rc = devstate_reserve(rec, dev, why, whylen);
 	if (rc < 0)
 		return rc;
 	/* No host: the scratch instance signals no interrupt and logs

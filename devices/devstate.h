@@ -54,10 +54,11 @@ int devstate_check(const struct devstate_record *rec,
 		   const struct device *dev, const char *region,
 		   uint64_t size, char *why, size_t whylen);
 /* Checks rec and restores it into a scratch instance of the same config
- * (options, requesters); the live device is not touched. 0 when applying
- * it will take, else -errno with why. */
+ * (options, requesters); of the live device only the memory a record
+ * carries is allocated, its bytes untouched. 0 when applying it will
+ * take, else -errno with why. */
 int devstate_validate(const struct devstate_record *rec,
-		      const struct device *dev, const json_t *options,
+		      struct device *dev, const json_t *options,
 		      unsigned int requesters, const char *region,
 		      uint64_t size, unsigned int requester, char *why,
 		      size_t whylen);
