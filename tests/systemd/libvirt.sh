@@ -192,7 +192,7 @@ ACCESS
 	console_wait 60 '^pcr:[0-9A-F]{64}$' ||
 		fail "$lv: the guest reads no PCR 10 from its TPM"
 	out=$(tr -d '\r' <"$work/console.out" | grep -m1 -E '^pcr:[0-9A-F]{64}$')
-	if virsh_ct "save linux1 /var/lib/libvirt/qemu/save/linux1.save" >/dev/null &&
+	if virsh_ct "save linux1 /var/lib/libvirt/images/linux1.save" >/dev/null &&
 		[ "$(virsh_ct "domstate linux1")" = "shut off" ] &&
 		in_ct "journalctl -u ioregiond --no-pager -o cat | grep -q 'vm linux1: state saved for'"; then
 		pass "$lv: virsh save: linux1 shut off, its device state saved by ioregiond ($(in_ct "journalctl -u ioregiond --no-pager -o cat" | grep -m1 -o 'vm linux1: state saved for.*'))"
@@ -200,7 +200,7 @@ ACCESS
 		in_ct "tail -5 /var/log/libvirt/qemu/linux1.log"
 		fail "$lv: virsh save: domain $(virsh_ct "domstate linux1")"
 	fi
-	if virsh_ct "restore /var/lib/libvirt/qemu/save/linux1.save" >/dev/null &&
+	if virsh_ct "restore /var/lib/libvirt/images/linux1.save" >/dev/null &&
 		[ "$(virsh_ct "domstate linux1")" = running ] &&
 		wait_for 20 "journalctl -u ioregiond --no-pager -o cat | grep -q 'vm linux1: state loaded by'"; then
 		console_type 'echo pcr2:$(cat /sys/class/tpm/tpm0/pcr-sha256/10)'
