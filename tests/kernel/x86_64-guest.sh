@@ -93,6 +93,37 @@ per_iter() {
 	echo $((best / BENCH_ITERS))
 }
 
+# counts per access of one untimed run of a benchmark guest, from trace
+# events, which do not depend on TCG's timing: exits to userspace (one per
+# KVM_RUN the VMM makes), passes through the architecture's KVM_RUN (each
+# loads the guest FPU: a vcpu_load/vcpu_put pair), guest exits, commands
+# KVM sent, and context switches away from the VMM's threads and from the
+# daemon.  Prints "uexit archrun gexit cmds vmm_cs daemon_cs".
+count_run() {
+	t=$tracing
+	echo 0 >"$t/tracing_on"
+	echo >"$t/trace"
+	for e in kvm/kvm_userspace_exit kvm/kvm_fpu kvm/kvm_exit \
+		kvm/kvm_ioregion_cmd sched/sched_switch; do
+		echo 1 >"$t/events/$e/enable" 2>/dev/null
+	done
+	echo 1 >"$t/tracing_on"
+	ioregion-vmm -q -s "$sock" -n vm0 "$@" >/dev/null 2>&1
+	echo 0 >"$t/tracing_on"
+	for e in kvm/kvm_fpu kvm/kvm_exit sched/sched_switch; do
+		echo 0 >"$t/events/$e/enable" 2>/dev/null
+	done
+	awk -v n="$BENCH_ITERS" '
+		/ kvm_userspace_exit: / { u++ }
+		/ kvm_fpu: load/ { f++ }
+		/ kvm_exit: / { g++ }
+		/ kvm_ioregion_cmd: / { c++ }
+		/ sched_switch: prev_comm=ioregion-vmm / { v++ }
+		/ sched_switch: prev_comm=ioregiond / { d++ }
+		END { printf "%.2f %.2f %.2f %.2f %.2f %.2f\n", u / n, f / n,
+			g / n, c / n, v / n, d / n }' "$t/trace"
+}
+
 echo "== benchmark (nested KVM under TCG: compare ratios only)"
 start_daemon && {
 	plain=$(per_iter /bench/kread_unclaimed.bin)
@@ -116,6 +147,21 @@ start_daemon && {
 	echo "bench: ratio posted fallback (exits) / in-kernel     $(ratio "$fpost1" "$kpost")"
 	[ "$kread" -gt 0 ] && [ "$fread" -gt 0 ] && [ "$kpost" -gt 0 ] &&
 		pass "benchmark ran" || fail "benchmark guests did not run"
+}
+echo "== counts per access (one untimed run each, from trace events)"
+start_daemon && {
+	echo "count: path                           uexit archrun  gexit   cmds vmm_cs dmn_cs"
+	for c in "read, in-kernel|/bench/kread_daemon.bin" \
+		"read, fallback|-f /bench/kread_daemon.bin" \
+		"posted, in-kernel|/bench/kpost.bin" \
+		"posted, fallback ring|-f /bench/kpost.bin" \
+		"posted, fallback exits|-f --no-coalesce /bench/kpost.bin"; do
+		# shellcheck disable=SC2086
+		set -- $(count_run ${c#*|})
+		printf 'count: %-30s %6s %7s %6s %6s %6s %6s\n' "${c%%|*}" \
+			"$1" "$2" "$3" "$4" "$5" "$6"
+	done
+	stop_daemon
 }
 echo "guest checks: $failures failed"
 exit $failures
