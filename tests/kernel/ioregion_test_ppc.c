@@ -4,7 +4,7 @@
  * powerpc Book3S, KVM-PR and KVM-HV, for tests/kernel/run.
  *
  * The series' own selftest (tools/testing/selftests/kvm/ioregion_test.c,
- * kernel-patch/0012) is built on kvm_util, which has no powerpc support in
+ * kernel-patch/0014) is built on kvm_util, which has no powerpc support in
  * Linux 6.12; this test keeps powerpc covered with raw ioctls and a few
  * hand-assembled real-mode instructions.  Every case drives real guest
  * accesses: each snippet does one MMIO access and then signals "done" with
