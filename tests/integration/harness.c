@@ -262,6 +262,45 @@ struct tis_io harness_tis_io(int *fd)
 	return (struct tis_io){ harness_tis_read, harness_tis_write, NULL, fd };
 }
 
+/* Whether every thread of pid is stopped ('T' in its stat). */
+static bool harness_all_stopped(pid_t pid)
+{
+	char path[320], stat[512], *state;
+	struct dirent *e;
+	bool stopped = true;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while (stopped && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid,
+			 e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(stat, sizeof(stat), f) &&
+		    (state = strrchr(stat, ')')) && state[1] == ' ')
+			stopped = state[2] == 'T' || state[2] == 't';
+		fclose(f);
+	}
+	closedir(dir);
+	return stopped;
+}
+
+void harness_freeze(const struct harness_daemon *hd)
+{
+	int i;
+
+	assert_int_equal(kill(hd->pid, SIGSTOP), 0);
+	for (i = 0; i < 5000 && !harness_all_stopped(hd->pid); i++)
+		usleep(1000);
+	assert_true(harness_all_stopped(hd->pid));
+}
+
 uint64_t harness_cpu_ns(pid_t pid)
 {
 	char path[320];

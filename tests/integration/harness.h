@@ -54,6 +54,9 @@ void harness_wait_fd_count(const struct harness_daemon *hd, int want);
 bool harness_alive(const struct harness_daemon *hd);
 /* The daemon's resident set (VmRSS), in KiB. */
 long harness_rss_kib(const struct harness_daemon *hd);
+/* SIGSTOP, returning once every thread of the daemon is stopped (kill
+ * returns before a thread busy on another CPU is). */
+void harness_freeze(const struct harness_daemon *hd);
 /* CPU time of every thread of pid so far, in ns (schedstat). */
 uint64_t harness_cpu_ns(pid_t pid);
 

@@ -387,7 +387,7 @@ static void test_handover(void **state)
 	 * Worker threads may serve some before the main thread takes the
 	 * StopVm: the stop drains the rest, and the counts below show each
 	 * landed once either way. */
-	assert_int_equal(kill(hd.pid, SIGSTOP), 0);
+	harness_freeze(&hd);
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
