@@ -5,9 +5,9 @@
  * this run: each VM is a thread of this process with its own control
  * connection and testdev channel, sending 32 reads at a time and checking
  * every answer. Rounds alternate between the two daemons; each figure is
- * the median. Beside the rate: the daemon's CPU time per access (every
- * thread) and its time runnable but waiting for a CPU, which say where
- * the time goes when 2 workers are not faster. Figures, never pass/fail.
+ * the median. Beside the rate: the VMs' CPU time per access, the daemon's
+ * (every thread) and its time runnable but waiting for a CPU, which say
+ * where the time goes when 2 workers are not faster. Figures, never pass/fail.
  *
  * Usage: bench/workers [EXTRA_FILE]   (IOREGIOND: the daemon binary)
  * With EXTRA_FILE, also appends its rows and target in bench/table's
@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,9 +54,10 @@ struct workers_sched {
 	uint64_t run, wait;
 };
 
-/* One round of one daemon: accesses/s, and per access its CPU and wait. */
+/* One round of one daemon: accesses/s, and per access the VMs' CPU and
+ * the daemon's CPU and wait. */
 struct workers_round {
-	double rate, cpu_ns, wait_ns;
+	double rate, client_ns, cpu_ns, wait_ns;
 };
 
 static uint64_t workers_now_ns(void)
@@ -64,6 +66,17 @@ static uint64_t workers_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of this process (the 64 VMs) so far, ns. */
+static uint64_t workers_self_cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		       1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
 static struct workers_sched workers_sched(pid_t pid)
@@ -157,7 +170,7 @@ static struct workers_round workers_round(struct workers_daemon *wd)
 {
 	bool stop = false;
 	struct workers_sched s0, s1;
-	uint64_t t0, t1, total = 0;
+	uint64_t t0, t1, c0, c1, total = 0;
 	unsigned int i;
 
 	for (i = 0; i < WORKERS_VMS; i++) {
@@ -171,11 +184,13 @@ static struct workers_round workers_round(struct workers_daemon *wd)
 	for (i = 0; i < WORKERS_VMS; i++)
 		total -= __atomic_load_n(&wd->vm[i].accesses, __ATOMIC_RELAXED);
 	s0 = workers_sched(wd->hd.pid);
+	c0 = workers_self_cpu_ns();
 	t0 = workers_now_ns();
 	usleep(WORKERS_ROUND_NS / 1000);
 	for (i = 0; i < WORKERS_VMS; i++)
 		total += __atomic_load_n(&wd->vm[i].accesses, __ATOMIC_RELAXED);
 	s1 = workers_sched(wd->hd.pid);
+	c1 = workers_self_cpu_ns();
 	t1 = workers_now_ns();
 	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
 	for (i = 0; i < WORKERS_VMS; i++) {
@@ -185,6 +200,7 @@ static struct workers_round workers_round(struct workers_daemon *wd)
 	}
 	return (struct workers_round){
 		.rate = (double)total * 1e9 / (double)(t1 - t0),
+		.client_ns = (double)(c1 - c0) / (double)total,
 		.cpu_ns = (double)(s1.run - s0.run) / (double)total,
 		.wait_ns = (double)(s1.wait - s0.wait) / (double)total,
 	};
@@ -211,10 +227,10 @@ static double workers_median(const struct workers_round *r, size_t field)
 static void workers_print(FILE *out, const struct workers_daemon *wd)
 {
 	fprintf(out, "| workers | %u busy VMs, %u worker%s: %.0f accesses/s "
-		"| %u | %.0f | | | | | %.0f | %.0f |\n", WORKERS_VMS,
+		"| %u | %.0f | | | | %.0f | %.0f | %.0f |\n", WORKERS_VMS,
 		wd->nworkers, wd->nworkers == 1 ? " (the main thread)" : "s",
-		wd->med.rate, WORKERS_QD, 1e9 / wd->med.rate, wd->med.cpu_ns,
-		wd->med.wait_ns);
+		wd->med.rate, WORKERS_QD, 1e9 / wd->med.rate,
+		wd->med.client_ns, wd->med.cpu_ns, wd->med.wait_ns);
 }
 
 static void workers_target(FILE *out, double ratio)
@@ -247,6 +263,8 @@ int main(int argc, char **argv)
 	for (k = 0; k < 2; k++) {
 		wd[k].med.rate = workers_median(wd[k].rounds,
 			offsetof(struct workers_round, rate));
+		wd[k].med.client_ns = workers_median(wd[k].rounds,
+			offsetof(struct workers_round, client_ns));
 		wd[k].med.cpu_ns = workers_median(wd[k].rounds,
 			offsetof(struct workers_round, cpu_ns));
 		wd[k].med.wait_ns = workers_median(wd[k].rounds,
@@ -259,7 +277,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (system("cut -d' ' -f1-3 /proc/loadavg") != 0)
 		printf("?\n");
-	printf("| level | measurement | QD | ns/access | | | | | daemon CPU ns/access (all threads) | daemon waits for a CPU ns/access |\n");
+	printf("| level | measurement | QD | ns/access | | | | the VMs' CPU ns/access | daemon CPU ns/access (all threads) | daemon waits for a CPU ns/access |\n");
 	for (k = 0; k < 2; k++)
 		workers_print(stdout, &wd[k]);
 	workers_target(stdout, ratio);
