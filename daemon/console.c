@@ -91,17 +91,6 @@ static void console_on_feed(evutil_socket_t fd, short what, void *arg)
 	workers_release(c->r->d);
 }
 
-static void console_accept(struct console *c, evutil_socket_t fd);
-
-static void console_on_accept(evutil_socket_t fd, short what, void *arg)
-{
-	struct console *c = arg;
-
-	workers_hold(c->r->d);
-	console_accept(c, fd);
-	workers_release(c->r->d);
-}
-
 static void console_accept(struct console *c, evutil_socket_t fd)
 {
 	int client = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -122,6 +111,15 @@ static void console_accept(struct console *c, evutil_socket_t fd)
 	}
 	c->client_fd = client;
 	log_info("region %s: console client connected", c->r->cfg.name);
+}
+
+static void console_on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *c = arg;
+
+	workers_hold(c->r->d);
+	console_accept(c, fd);
+	workers_release(c->r->d);
 }
 
 static int console_listen(struct console *c, const char *path)

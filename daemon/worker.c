@@ -73,7 +73,7 @@ int worker_main_init(struct ioregiond *d)
 	return pollset_init(w);
 }
 
-/* A message from the main thread: hold, and wait while it holds. */
+/* A message from the main thread: stop, or hold and wait while it holds. */
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -83,6 +83,8 @@ static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	pthread_mutex_lock(&w->lock);
+	if (w->stop)
+		event_base_loopbreak(w->base);
 	if (w->hold) {
 		w->held = true;
 		pthread_cond_broadcast(&w->cond);
@@ -160,6 +162,18 @@ int workers_start(struct ioregiond *d)
 	return 0;
 }
 
+/* Tells w to look at its flags; a full pipe has a wake-up pending. */
+static void worker_wake(struct worker *w)
+{
+	char c = 0;
+
+	if (write(w->wake[1], &c, 1) < 0 && errno != EAGAIN)
+		log_err("worker %u: cannot wake it: %s", w->index,
+			strerror(errno));
+}
+
+/* Through the pipe, not event_base_loopbreak from here: a worker that
+ * has not entered its loop yet would clear that break, not the pipe. */
 void workers_stop(struct ioregiond *d)
 {
 	unsigned int i;
@@ -169,7 +183,10 @@ void workers_stop(struct ioregiond *d)
 
 		if (!w->started)
 			continue;
-		event_base_loopbreak(w->base);
+		pthread_mutex_lock(&w->lock);
+		w->stop = true;
+		pthread_mutex_unlock(&w->lock);
+		worker_wake(w);
 		pthread_join(w->thread, NULL);
 		w->started = false;
 	}
@@ -206,7 +223,6 @@ void workers_free(struct ioregiond *d)
 void workers_hold(struct ioregiond *d)
 {
 	unsigned int i;
-	char c = 0;
 
 	if (d->hold_depth++ > 0)
 		return;
@@ -218,10 +234,7 @@ void workers_hold(struct ioregiond *d)
 		pthread_mutex_lock(&w->lock);
 		w->hold = true;
 		pthread_mutex_unlock(&w->lock);
-		/* Full means a wake-up is pending already. */
-		if (write(w->wake[1], &c, 1) < 0 && errno != EAGAIN)
-			log_err("worker %u: cannot wake it: %s", w->index,
-				strerror(errno));
+		worker_wake(w);
 	}
 	for (i = 0; i < d->nworkers; i++) {
 		struct worker *w = &d->workers[i];

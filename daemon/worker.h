@@ -47,6 +47,7 @@ struct worker {
 	pthread_cond_t cond;
 	bool hold;			/* the main thread wants it held */
 	bool held;			/* it is, waiting in its loop */
+	bool stop;			/* its loop is to end */
 };
 
 /* The main thread's loop as worker 0, with its poll set. 0, or -1 with
