@@ -16,6 +16,10 @@
  *        --poll-pid P [--vmm PATH --guests DIR --boot-guest PATH
  *        --guest-iters N]
  *        [--spin-us N] [--iters N] [--rounds N] [--idle-s N]
+ *        [--extra FILE]
+ * FILE holds rows ("| ...") and targets ("TARGET ...") that bench/load
+ * and bench/workers measured in the same run: printed as part of the
+ * table and of its targets.
  * Both daemons serve the built-in config; the poll one runs with
  * --poll-us. The wire rows use vm0's testdev region "test0"; the guests
  * are DIR/read_unclaimed.bin and DIR/read_daemon.bin, and the boot guest
@@ -54,6 +58,7 @@ struct table_opts {
 	unsigned long iters;
 	unsigned int rounds;
 	unsigned int idle_s;
+	const char *extra;	/* rows and targets other benchmarks measured */
 };
 
 /* One timed run: wall, client and server CPU, each per access. */
@@ -677,7 +682,7 @@ static unsigned long table_number(const char *opt, const char *arg,
 static void table_parse(int argc, char **argv, struct table_opts *o)
 {
 	enum { ES = 256, EP, PS, PP, VMM, GUESTS, BOOT, GITERS, SPIN, ITERS,
-	       ROUNDS, IDLE };
+	       ROUNDS, IDLE, EXTRA };
 	static const struct option longopts[] = {
 		{ "event-socket", required_argument, NULL, ES },
 		{ "event-pid", required_argument, NULL, EP },
@@ -691,6 +696,7 @@ static void table_parse(int argc, char **argv, struct table_opts *o)
 		{ "iters", required_argument, NULL, ITERS },
 		{ "rounds", required_argument, NULL, ROUNDS },
 		{ "idle-s", required_argument, NULL, IDLE },
+		{ "extra", required_argument, NULL, EXTRA },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -709,6 +715,7 @@ static void table_parse(int argc, char **argv, struct table_opts *o)
 		case ITERS: o->iters = table_number("--iters", optarg, 1ul << 30); break;
 		case ROUNDS: o->rounds = (unsigned int)table_number("--rounds", optarg, TABLE_ROUNDS_MAX); break;
 		case IDLE: o->idle_s = (unsigned int)table_number("--idle-s", optarg, 3600); break;
+		case EXTRA: o->extra = optarg; break;
 		default: exit(2);
 		}
 	}
@@ -718,6 +725,27 @@ static void table_parse(int argc, char **argv, struct table_opts *o)
 		fprintf(stderr, "bench/table: see the usage in bench/table.c\n");
 		exit(2);
 	}
+}
+
+/* The lines of the --extra file that start with prefix ("|": rows of
+ * the table; "TARGET ": its targets), without the prefix of a target. */
+static void table_print_extra(const char *path, const char *prefix)
+{
+	char line[1024];
+	size_t skip = prefix[0] == '|' ? 0 : strlen(prefix);
+	FILE *f;
+
+	if (!path)
+		return;
+	f = fopen(path, "re");
+	if (!f) {
+		printf("(%s: %s)\n", path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, prefix, strlen(prefix)))
+			fputs(line + skip, stdout);
+	fclose(f);
 }
 
 int main(int argc, char **argv)
@@ -738,6 +766,7 @@ int main(int argc, char **argv)
 	table_print_wires();
 	table_print_guests(skip);
 	table_print_idle(idle, o.idle_s);
+	table_print_extra(o.extra, "|");
 	printf("\nwire: %lu accesses per run, median of %u interleaved rounds; "
 	       "client blocks in recv unless it spins;\n", o.iters, o.rounds);
 	if (!skip)
@@ -745,9 +774,11 @@ int main(int argc, char **argv)
 		       "subtracted; the VMM spins %u us where it says so;\n",
 		       o.guest_iters, o.spin_us);
 	printf("CPU: getrusage of the client and echo threads and of the VMM, "
-	       "/proc/PID/schedstat of the daemons;\n"
+	       "/proc/PID/schedstat of the daemons (serving on their main "
+	       "thread, --workers 1;\nthe workers rows: every thread);\n"
 	       "waits for a CPU: schedstat's run-queue time of the echo thread "
 	       "or the daemon (guest rows: the daemon).\n");
 	table_print_targets(skip, idle, o.idle_s);
+	table_print_extra(o.extra, "TARGET ");
 	return 0;
 }

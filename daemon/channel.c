@@ -13,6 +13,7 @@
 #include "pollset.h"
 #include "region.h"
 #include "vm.h"
+#include "worker.h"
 
 static void channel_on_event(evutil_socket_t fd, short what, void *arg);
 
@@ -55,13 +56,16 @@ static int channel_attach(struct channel *ch, struct region *region, int fd)
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 		return -errno;
 	ch->waiting_to_write = ch->out_off < ch->out_len;
-	ch->ev = event_new(region->d->base, fd,
+	ch->worker = worker_place(ch, region);
+	ch->ev = event_new(ch->worker->base, fd,
 			   (ch->waiting_to_write ? EV_WRITE : EV_READ) |
 			   EV_PERSIST, channel_on_event, ch);
 	if (!ch->ev || event_add(ch->ev, NULL) < 0) {
 		if (ch->ev)
 			event_free(ch->ev);
 		ch->ev = NULL;
+		worker_unplace(ch);
+		ch->worker = NULL;
 		return -ENOMEM;
 	}
 	ch->fd = fd;
@@ -122,8 +126,11 @@ void channel_close(struct channel *ch, const char *why)
 		log_info("vm %s region %s: closed (%s)", ch->vm->name,
 			 ch->region_name, why);
 	pollset_remove(ch);
+	worker_cancel_close(ch);
 	event_free(ch->ev);
 	ch->ev = NULL;
+	worker_unplace(ch);
+	ch->worker = NULL;
 	fdstore_remove(&ch->region->d->fdstore, FDSTORE_PREFIX "channel-%llu",
 		       (unsigned long long)ch->store_id);
 	close(ch->fd);
@@ -136,6 +143,16 @@ void channel_close(struct channel *ch, const char *why)
 	ch->region->d->counters.regions_closed++;
 	ioregiond_state_changed(ch->region->d);
 	ch->region = NULL;
+}
+
+/* The channel is dead: closed now on the main thread, by the main thread
+ * once told from a worker. */
+static void channel_fail(struct channel *ch, const char *why)
+{
+	if (worker_on_main())
+		channel_close(ch, why);
+	else
+		worker_defer_close(ch, why);
 }
 
 /* Counts errors and logs them, rate-limited, with the VM and region. */
@@ -260,7 +277,7 @@ static void channel_wait_writable(struct channel *ch, bool wait)
 		return;
 	ch->waiting_to_write = wait;
 	event_del(ch->ev);
-	event_assign(ch->ev, ch->region->d->base, ch->fd,
+	event_assign(ch->ev, ch->worker->base, ch->fd,
 		     (wait ? EV_WRITE : EV_READ) | EV_PERSIST,
 		     channel_on_event, ch);
 	event_add(ch->ev, NULL);
@@ -314,7 +331,7 @@ unsigned int channel_resume(struct channel *ch, unsigned int in_buf,
  * read) with *full set when they filled the inbox, or -1 when the channel
  * was closed. ch->waiting_to_write tells whether the responses wait for
  * room. */
-static ssize_t channel_round(struct channel *ch, bool *full)
+static ssize_t channel_round_locked(struct channel *ch, bool *full)
 {
 	size_t room = CHANNEL_IN_BYTES - ch->in_len;
 	ssize_t n;
@@ -324,13 +341,13 @@ static ssize_t channel_round(struct channel *ch, bool *full)
 	*full = false;
 	n = recv(ch->fd, ch->in + ch->in_len, room, MSG_DONTWAIT);
 	if (n == 0) {
-		channel_close(ch, "peer closed");
+		channel_fail(ch, "peer closed");
 		return -1;
 	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
-		channel_close(ch, strerror(errno));
+		channel_fail(ch, strerror(errno));
 		return -1;
 	}
 	ch->in_len += (size_t)n;
@@ -342,12 +359,25 @@ static ssize_t channel_round(struct channel *ch, bool *full)
 		region_save(ch->region);
 	sent = channel_send(ch);
 	if (sent < 0) {
-		channel_close(ch, strerror(errno));
+		channel_fail(ch, strerror(errno));
 		return -1;
 	}
 	if (sent == 0)
 		channel_wait_writable(ch, true);
 	*full = (size_t)n == room;
+	return n;
+}
+
+/* Under the region's lock: VMs sharing its device may be served by other
+ * workers. The region outlives a close inside. */
+static ssize_t channel_round(struct channel *ch, bool *full)
+{
+	struct region *r = ch->region;
+	ssize_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = channel_round_locked(ch, full);
+	pthread_mutex_unlock(&r->lock);
 	return n;
 }
 
@@ -376,7 +406,7 @@ static void channel_on_event(evutil_socket_t fd, short what, void *arg)
 	if (ch->waiting_to_write) {
 		rc = channel_send(ch);
 		if (rc < 0)
-			channel_close(ch, strerror(errno));
+			channel_fail(ch, strerror(errno));
 		else if (rc > 0)
 			channel_wait_writable(ch, false);
 		return;

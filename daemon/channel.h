@@ -6,7 +6,8 @@
  * hands runs of posted writes to the device as one batch, and writes every
  * response of the wake-up with one write. In poll mode (pollset.h) a
  * channel that served frames goes on being read without waiting for its
- * event, for a window after its last frame.
+ * event, for a window after its last frame. An open channel is served by
+ * one worker's loop (worker.h), under its region's lock.
  */
 #ifndef CHANNEL_H
 #define CHANNEL_H
@@ -39,6 +40,12 @@ struct channel {
 	TAILQ_ENTRY(channel) vm_link;		/* in vm->channels, always */
 	TAILQ_ENTRY(channel) region_link;	/* in region->channels, while open */
 	TAILQ_ENTRY(channel) poll_link;		/* in the poll set, while polling */
+	TAILQ_ENTRY(channel) close_link;	/* in d->closing, while queued */
+	struct worker *worker;			/* serves it, while open */
+	/* Found dead on a worker, for the main thread to close (guarded
+	 * by d->closing_lock). */
+	bool close_queued;
+	char close_why[64];
 	bool polling;
 	uint64_t poll_deadline;			/* its window ends (pollset_now_ns) */
 	uint64_t poll_window;			/* ns, adapted (pollset.h) */

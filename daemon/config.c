@@ -650,6 +650,7 @@ static const struct config_limit config_limits[] = {
 	  3600000 },
 	{ "max_strikes", offsetof(struct config, max_strikes), 1, 1000 },
 	{ "poll_us", offsetof(struct config, poll_us), 0, CONFIG_MAX_POLL_US },
+	{ "workers", offsetof(struct config, workers), 0, CONFIG_MAX_WORKERS },
 };
 
 #define CONFIG_NLIMITS (sizeof(config_limits) / sizeof(config_limits[0]))

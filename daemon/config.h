@@ -54,6 +54,8 @@ struct config_access {
  * frame, in microseconds; 0 turns it off. */
 #define CONFIG_POLL_US 0
 #define CONFIG_MAX_POLL_US 1000
+/* Threads serving channels (worker.h). */
+#define CONFIG_MAX_WORKERS 4
 
 struct config {
 	unsigned int max_clients;
@@ -62,6 +64,7 @@ struct config {
 	unsigned int hello_timeout_ms;
 	unsigned int max_strikes;
 	unsigned int poll_us;		/* regions without their own */
+	unsigned int workers;		/* threads serving channels, 0: default */
 	bool verbose;
 	struct config_access *access;
 	unsigned int naccess;

@@ -13,6 +13,7 @@
 
 #include "console.h"
 #include "region.h"
+#include "worker.h"
 
 #define CONSOLE_BUF 256
 
@@ -54,9 +55,8 @@ static void console_feed(struct console *c)
 	event_add(c->ev_read, NULL);
 }
 
-static void console_on_read(evutil_socket_t fd, short what, void *arg)
+static void console_read(struct console *c, evutil_socket_t fd)
 {
-	struct console *c = arg;
 	ssize_t n = recv(fd, c->held, sizeof(c->held), MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -71,14 +71,28 @@ static void console_on_read(evutil_socket_t fd, short what, void *arg)
 	console_feed(c);
 }
 
-static void console_on_feed(evutil_socket_t fd, short what, void *arg)
-{
-	console_feed(arg);
-}
-
-static void console_on_accept(evutil_socket_t fd, short what, void *arg)
+/* The console's callbacks touch the device and the client a worker's
+ * console_output uses: every worker is held meanwhile. */
+static void console_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct console *c = arg;
+
+	workers_hold(c->r->d);
+	console_read(c, fd);
+	workers_release(c->r->d);
+}
+
+static void console_on_feed(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *c = arg;
+
+	workers_hold(c->r->d);
+	console_feed(c);
+	workers_release(c->r->d);
+}
+
+static void console_accept(struct console *c, evutil_socket_t fd)
+{
 	int client = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (client < 0)
@@ -97,6 +111,15 @@ static void console_on_accept(evutil_socket_t fd, short what, void *arg)
 	}
 	c->client_fd = client;
 	log_info("region %s: console client connected", c->r->cfg.name);
+}
+
+static void console_on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *c = arg;
+
+	workers_hold(c->r->d);
+	console_accept(c, fd);
+	workers_release(c->r->d);
 }
 
 static int console_listen(struct console *c, const char *path)
@@ -177,8 +200,12 @@ void console_output(void *ctx, const uint8_t *buf, size_t len)
 	if (!c || c->client_fd < 0)
 		return;
 	n = send(c->client_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n < 0 && errno != EAGAIN)
+	/* A client is the main thread's to drop: from a worker, its read
+	 * event sees the same error there. */
+	if (n < 0 && errno != EAGAIN && worker_on_main())
 		console_drop_client(c, strerror(errno));
+	else if (n < 0 && errno != EAGAIN)
+		return;
 	else if (n < (ssize_t)len)
 		log_limited(&c->ratelimit, LOG_WARNING,
 			    "region %s: console client too slow, output dropped",

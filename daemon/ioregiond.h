@@ -3,6 +3,7 @@
 #ifndef IOREGIOND_H
 #define IOREGIOND_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -14,6 +15,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "notify.h"
+#include "worker.h"
 
 struct channel;
 struct region;
@@ -77,10 +79,19 @@ struct ioregiond {
 	struct stateslot *state;	/* the daemon's, while the store is on */
 	struct log_ratelimit refusals;	/* access refusals logged */
 	int poll_us;			/* --poll-us, or -1: the config's */
-	struct channel_list polling;	/* the poll set, see pollset.h */
-	struct event *ev_poll;		/* serves it, while it has channels */
+	struct worker main;		/* the main thread's loop (worker.h) */
+	struct worker *workers;		/* the threads', nworkers of them */
+	unsigned int nworkers;		/* 0: every channel on main */
+	unsigned int hold_depth;	/* workers_hold nesting */
+	pthread_mutex_t closing_lock;	/* guards closing */
+	struct channel_list closing;	/* found dead by workers */
+	struct event *ev_closing;	/* closes them on the main thread */
 	uint8_t instance_id[16];	/* random, for VM state files (vmstate.h) */
 };
+
+/* Counts one of the counters a worker thread may bump too. */
+#define ioregiond_count(d, name) \
+	__atomic_fetch_add(&(d)->counters.name, 1, __ATOMIC_RELAXED)
 
 /* Sessions, channels or interrupt lines came or went: the daemon's saved
  * state is written again once the current event is handled. */

@@ -13,6 +13,7 @@
 #include "irq.h"
 #include "region.h"
 #include "vm.h"
+#include "worker.h"
 
 static struct irq_line *irq_line_find(struct vm *vm, unsigned int line)
 {
@@ -94,26 +95,54 @@ int irq_open(struct ioregiond *d, const char *vm_name, unsigned int line,
 	return *fd < 0 ? -errno : 0;
 }
 
+/* A rising edge to ch's VM on line l. ch is r's, guarded by r's lock;
+ * l may be another region's line too, so its counters are atomic. */
+static void irq_line_signal(struct region *r, struct channel *ch,
+			    struct irq_line *l)
+{
+	ch->counters.irqs++;
+	__atomic_fetch_add(&l->signals, 1, __ATOMIC_RELAXED);
+	/* Only a counter at its maximum refuses: the edge is pending anyway. */
+	if (eventfd_write(l->fd, 1) < 0 && errno != EAGAIN) {
+		__atomic_fetch_add(&l->errors, 1, __ATOMIC_RELAXED);
+		log_limited(&ch->ratelimit, LOG_WARNING,
+			    "vm %s region %s: irq %u: %s", ch->vm->name,
+			    r->cfg.name, l->line, strerror(errno));
+	}
+}
+
+/* The edge on a worker, which creates nothing: the VM's records and
+ * lines are the main thread's to create, and a line no VMM opened yet
+ * has nobody to tell (irq_open drops earlier edges anyway). */
+static void irq_signal_found(struct region *r, unsigned int requester)
+{
+	struct vm *vm = vm_find(r->d, r->cfg.vms[requester]);
+	struct channel *ch = vm ? vm_channel_find(vm, r->cfg.name) : NULL;
+	struct irq_line *l = vm ? irq_line_find(vm, r->cfg.irq) : NULL;
+
+	if (ch && l)
+		irq_line_signal(r, ch, l);
+}
+
 static void irq_signal(struct region *r, unsigned int requester)
 {
-	struct vm *vm = vm_get(r->d, r->cfg.vms[requester]);
-	struct channel *ch = vm ? vm_channel(vm, r->cfg.name) : NULL;
-	struct irq_line *l = vm ? irq_line_get(vm, r->cfg.irq) : NULL;
+	struct vm *vm;
+	struct channel *ch;
+	struct irq_line *l;
 
+	if (!worker_on_main()) {
+		irq_signal_found(r, requester);
+		return;
+	}
+	vm = vm_get(r->d, r->cfg.vms[requester]);
+	ch = vm ? vm_channel(vm, r->cfg.name) : NULL;
+	l = vm ? irq_line_get(vm, r->cfg.irq) : NULL;
 	if (!ch || !l) {
 		log_warn("region %s: interrupt to VM %s lost: out of memory",
 			 r->cfg.name, r->cfg.vms[requester]);
 		return;
 	}
-	ch->counters.irqs++;
-	l->signals++;
-	/* Only a counter at its maximum refuses: the edge is pending anyway. */
-	if (eventfd_write(l->fd, 1) < 0 && errno != EAGAIN) {
-		l->errors++;
-		log_limited(&ch->ratelimit, LOG_WARNING,
-			    "vm %s region %s: irq %u: %s", vm->name,
-			    r->cfg.name, l->line, strerror(errno));
-	}
+	irq_line_signal(r, ch, l);
 }
 
 static void irq_region_set_one(struct region *r, unsigned int requester,

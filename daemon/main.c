@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/thread.h>
+
 #include "device.h"
 #include "control_io.h"
 #include "ioregiond.h"
@@ -21,6 +23,7 @@ struct main_options {
 	const char *config_path;
 	const char *socket_path;
 	int poll_us;		/* -1: the config's */
+	int workers;		/* -1: the config's */
 	bool check_config;
 	bool verbose;
 };
@@ -38,13 +41,15 @@ static void main_usage(FILE *out)
 		"      --poll-us N          poll busy channels for N microseconds\n"
 		"                           after their last frame (0: off), for every\n"
 		"                           region without its own poll_us\n"
+		"      --workers N          serve the channels on N threads (1..%d;\n"
+		"                           1: the main thread; default: one per CPU)\n"
 		"  -v, --verbose            log debug messages\n"
 		"      --print-capabilities print what this build supports as JSON\n"
 		"  -V, --version            print the version\n"
 		"  -h, --help               print this help\n"
 		"\n"
 		"Signals: SIGHUP reloads the config, SIGTERM and SIGINT stop.\n"
-		"See ioregiond(8) and ioregiond.json(5).\n");
+		"See ioregiond(8) and ioregiond.json(5).\n", WORKER_MAX);
 }
 
 static int main_print_capabilities(void)
@@ -93,15 +98,33 @@ static int main_poll_us(const char *arg, int *out)
 	return 0;
 }
 
+/* --workers: a thread count, 1..WORKER_MAX. */
+static int main_workers(const char *arg, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (!*arg || *end || errno || v < 1 || v > WORKER_MAX) {
+		fprintf(stderr, "ioregiond: --workers: '%s' is not 1..%d\n",
+			arg, WORKER_MAX);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 static int main_parse(int argc, char **argv, struct main_options *o)
 {
-	enum { OPT_CHECK = 256, OPT_CAPS, OPT_POLL };
+	enum { OPT_CHECK = 256, OPT_CAPS, OPT_POLL, OPT_WORKERS };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "socket", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "poll-us", required_argument, NULL, OPT_POLL },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "print-capabilities", no_argument, NULL, OPT_CAPS },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -117,6 +140,10 @@ static int main_parse(int argc, char **argv, struct main_options *o)
 		case OPT_CHECK: o->check_config = true; break;
 		case OPT_POLL:
 			if (main_poll_us(optarg, &o->poll_us) < 0)
+				return -1;
+			break;
+		case OPT_WORKERS:
+			if (main_workers(optarg, &o->workers) < 0)
 				return -1;
 			break;
 		case OPT_CAPS: exit(main_print_capabilities());
@@ -151,10 +178,12 @@ int main(int argc, char **argv)
 	struct main_options o = {
 		.socket_path = IOREGION_DEFAULT_SOCKET,
 		.poll_us = -1,
+		.workers = -1,
 	};
 	struct ioregiond d = { 0 };
 	struct config_errors errs = { 0 };
 	struct config *cfg;
+	unsigned int nworkers;
 	int rc;
 
 	if (main_parse(argc, argv, &o) < 0)
@@ -176,14 +205,27 @@ int main(int argc, char **argv)
 	if (cfg->verbose)
 		log_init(true);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before any loop exists: the workers' loops and the main one are
+	 * reached from other threads (event_active, a held worker's). */
+	if (evthread_use_pthreads() < 0)
+		log_fatal("cannot make the event loops thread-safe");
 	d.base = event_base_new();
 	if (!d.base)
 		log_fatal("cannot create the event loop");
 	d.config_path = o.config_path;
 	d.notify = server_notify;
 	d.poll_us = o.poll_us;
-	if (pollset_init(&d) < 0)
+	if (worker_main_init(&d) < 0)
 		log_fatal("cannot create the poll set: %s", strerror(errno));
+	nworkers = o.workers > 0 ? (unsigned int)o.workers
+		 : cfg->workers ? cfg->workers : workers_default();
+	if (workers_init(&d, nworkers) < 0)
+		log_fatal("cannot create %u workers: %s", nworkers,
+			  strerror(errno));
+	if (nworkers == 1)
+		log_info("serving channels on the main thread");
+	else
+		log_info("serving channels on %u worker threads", nworkers);
 	TAILQ_INIT(&d.regions);
 	TAILQ_INIT(&d.vms);
 	TAILQ_INIT(&d.sessions);
@@ -196,7 +238,7 @@ int main(int argc, char **argv)
 	}
 	rc = server_run(&d, o.socket_path);
 	restart_free(&d);
-	pollset_free(&d);
+	workers_free(&d);
 	config_free(d.config);
 	event_base_free(d.base);
 	return rc;

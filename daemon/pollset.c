@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "pollset.h"
 #include "region.h"
+#include "worker.h"
 
 uint64_t pollset_now_ns(void)
 {
@@ -24,26 +25,26 @@ static void pollset_on_turn(evutil_socket_t fd, short what, void *arg)
 	pollset_run(arg);
 }
 
-int pollset_init(struct ioregiond *d)
+int pollset_init(struct worker *w)
 {
-	TAILQ_INIT(&d->polling);
-	d->ev_poll = evtimer_new(d->base, pollset_on_turn, d);
-	if (!d->ev_poll) {
+	TAILQ_INIT(&w->polling);
+	w->ev_poll = evtimer_new(w->base, pollset_on_turn, w);
+	if (!w->ev_poll) {
 		errno = ENOMEM;
 		return -1;
 	}
 	return 0;
 }
 
-void pollset_free(struct ioregiond *d)
+void pollset_free(struct worker *w)
 {
 	struct channel *ch;
 
-	while ((ch = TAILQ_FIRST(&d->polling)))
+	while ((ch = TAILQ_FIRST(&w->polling)))
 		pollset_remove(ch);
-	if (d->ev_poll)
-		event_free(d->ev_poll);
-	d->ev_poll = NULL;
+	if (w->ev_poll)
+		event_free(w->ev_poll);
+	w->ev_poll = NULL;
 }
 
 uint64_t pollset_window_ns(const struct channel *ch)
@@ -63,12 +64,12 @@ uint64_t pollset_window_ns(const struct channel *ch)
 /* A zero timeout, not event_active: timers run after the event loop has
  * looked at every fd, so the fds not in the set are served between two
  * turns. */
-static void pollset_schedule(struct ioregiond *d)
+static void pollset_schedule(struct worker *w)
 {
 	static const struct timeval now = { 0, 0 };
 
-	if (!evtimer_pending(d->ev_poll, NULL))
-		evtimer_add(d->ev_poll, &now);
+	if (!evtimer_pending(w->ev_poll, NULL))
+		evtimer_add(w->ev_poll, &now);
 }
 
 /* After an event brought frames gap ns after the last ones: grows the
@@ -86,7 +87,7 @@ static void pollset_adapt(struct channel *ch, uint64_t gap, uint64_t max)
 
 void pollset_touch(struct channel *ch, bool polled)
 {
-	struct ioregiond *d = ch->region->d;
+	struct worker *w = ch->worker;
 	uint64_t max = pollset_window_ns(ch), now = pollset_now_ns();
 
 	if (!polled)
@@ -102,8 +103,8 @@ void pollset_touch(struct channel *ch, bool polled)
 	if (ch->polling)
 		return;
 	ch->polling = true;
-	TAILQ_INSERT_TAIL(&d->polling, ch, poll_link);
-	pollset_schedule(d);
+	TAILQ_INSERT_TAIL(&w->polling, ch, poll_link);
+	pollset_schedule(w);
 }
 
 void pollset_remove(struct channel *ch)
@@ -111,25 +112,25 @@ void pollset_remove(struct channel *ch)
 	if (!ch->polling)
 		return;
 	ch->polling = false;
-	TAILQ_REMOVE(&ch->region->d->polling, ch, poll_link);
-	if (TAILQ_EMPTY(&ch->region->d->polling))
-		evtimer_del(ch->region->d->ev_poll);
+	TAILQ_REMOVE(&ch->worker->polling, ch, poll_link);
+	if (TAILQ_EMPTY(&ch->worker->polling))
+		evtimer_del(ch->worker->ev_poll);
 }
 
 /* One read of every channel in the set, in order. */
-static void pollset_pass(struct ioregiond *d, uint64_t now)
+static void pollset_pass(struct worker *w, uint64_t now)
 {
 	struct channel *ch, *next;
 	int rc;
 
-	for (ch = TAILQ_FIRST(&d->polling); ch; ch = next) {
+	for (ch = TAILQ_FIRST(&w->polling); ch; ch = next) {
 		next = TAILQ_NEXT(ch, poll_link);
 		rc = channel_poll(ch);
 		if (rc > 0) {
-			d->counters.poll_hits++;
+			ioregiond_count(w->d, poll_hits);
 			pollset_touch(ch, true);
 		} else if (rc == 0 && now >= ch->poll_deadline) {
-			d->counters.poll_misses++;
+			ioregiond_count(w->d, poll_misses);
 			pollset_remove(ch);
 		}
 	}
@@ -147,28 +148,28 @@ static long pollset_preemptions(void)
  * say): spinning takes the CPU from whoever the guest waits for. Ends
  * every window and starts them again from 0, as KVM stops halt polling
  * when its CPU has other work. */
-static void pollset_back_off(struct ioregiond *d)
+static void pollset_back_off(struct worker *w)
 {
 	struct channel *ch;
 
-	d->counters.poll_preempted++;
-	while ((ch = TAILQ_FIRST(&d->polling))) {
+	ioregiond_count(w->d, poll_preempted);
+	while ((ch = TAILQ_FIRST(&w->polling))) {
 		ch->poll_window = 0;
 		pollset_remove(ch);
 	}
 }
 
-void pollset_run(struct ioregiond *d)
+void pollset_run(struct worker *w)
 {
 	uint64_t start = pollset_now_ns(), now = start;
 	long preempted = pollset_preemptions();
 
-	while (!TAILQ_EMPTY(&d->polling) && now - start < POLLSET_SLICE_NS) {
-		pollset_pass(d, now);
+	while (!TAILQ_EMPTY(&w->polling) && now - start < POLLSET_SLICE_NS) {
+		pollset_pass(w, now);
 		now = pollset_now_ns();
 	}
 	if (pollset_preemptions() != preempted)
-		pollset_back_off(d);
-	if (!TAILQ_EMPTY(&d->polling))
-		pollset_schedule(d);
+		pollset_back_off(w);
+	if (!TAILQ_EMPTY(&w->polling))
+		pollset_schedule(w);
 }

@@ -12,7 +12,7 @@
  * Every window ends and starts again from 0 after a turn in which another
  * task took the daemon's CPU (an involuntary context switch): on a host
  * without a spare CPU, spinning delays the very VMM the daemon waits for.
- * The set is served
+ * Each worker thread (worker.h) has its own set. The set is served
  * round-robin, one read per channel per pass, for at most
  * POLLSET_SLICE_NS per turn of the event loop: every other fd is still
  * seen between two slices, no channel can keep the others waiting, and a
@@ -32,10 +32,10 @@
 /* A window that grows from 0 starts at this. */
 #define POLLSET_GROW_NS 10000ull
 
-/* An empty set; 0, or -1 with errno when out of memory. */
-int pollset_init(struct ioregiond *d);
+/* An empty set for w's loop; 0, or -1 with errno when out of memory. */
+int pollset_init(struct worker *w);
 /* Takes every channel out of the set and frees it. */
-void pollset_free(struct ioregiond *d);
+void pollset_free(struct worker *w);
 /* The longest polling window of ch, in nanoseconds (0: not polled): its
  * region's poll_us, else --poll-us, else the config's daemon poll_us. */
 uint64_t pollset_window_ns(const struct channel *ch);
@@ -48,7 +48,7 @@ void pollset_remove(struct channel *ch);
 /* One turn: passes over the set until it is empty or the slice is over,
  * then comes back on the next turn of the event loop if not empty.
  * Exposed for the unit tests; the event loop calls it. */
-void pollset_run(struct ioregiond *d);
+void pollset_run(struct worker *w);
 uint64_t pollset_now_ns(void);
 
 #endif

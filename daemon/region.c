@@ -139,7 +139,7 @@ void region_save(struct region *r)
 	devstate_save(r->dev, r->cfg.name, r->cfg.size, 0,
 		      DEVICE_ALL_REQUESTERS, &sb);
 	if (stateslot_commit(&r->state, &sb) < 0) {
-		r->d->counters.state_errors++;
+		ioregiond_count(r->d, state_errors);
 		log_limited(&r->save_errors, LOG_ERR,
 			    "region %s: device state larger than %u bytes, not saved",
 			    r->cfg.name, REGION_STATE_MAX);
@@ -295,6 +295,12 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 		config_errors_add(errs, "region %s: out of memory", cfg->name);
 		return NULL;
 	}
+	if (pthread_mutex_init(&r->lock, NULL) != 0) {
+		config_region_clear(&r->cfg);
+		free(r);
+		config_errors_add(errs, "region %s: out of memory", cfg->name);
+		return NULL;
+	}
 	r->d = d;
 	r->plugged = plugged;
 	r->user_data = ++d->next_user_data;
@@ -305,6 +311,7 @@ struct region *region_new(struct ioregiond *d, const struct config_region *cfg,
 	if (!r->dev) {
 		config_errors_add(errs, "region %s: %s", cfg->name, why);
 		config_region_clear(&r->cfg);
+		pthread_mutex_destroy(&r->lock);
 		free(r);
 		return NULL;
 	}
@@ -338,5 +345,6 @@ void region_free(struct region *r)
 	r->dev->ops->destroy(r->dev);
 	config_region_clear(&r->cfg);
 	free(r->plug_json);
+	pthread_mutex_destroy(&r->lock);
 	free(r);
 }

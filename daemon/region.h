@@ -6,6 +6,7 @@
 #ifndef REGION_H
 #define REGION_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -31,6 +32,10 @@ struct region_saved_channel {
 
 struct region {
 	TAILQ_ENTRY(region) link;
+	/* Held by a worker serving one of its channels: the device's entry
+	 * points of VMs on different workers never overlap. The main thread
+	 * touches the device only while holding every worker (worker.h). */
+	pthread_mutex_t lock;
 	struct ioregiond *d;
 	struct config_region cfg;
 	uint64_t user_data;

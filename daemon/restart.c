@@ -220,7 +220,7 @@ void restart_save(struct ioregiond *d)
 		if (!s->closing && s->incoming)
 			statebuf_put_u64(&sb, s->id);
 	if (stateslot_commit(d->state, &sb) < 0) {
-		d->counters.state_errors++;
+		ioregiond_count(d, state_errors);
 		log_err("saved state: the record does not fit %u bytes; the last one stays",
 			RESTART_STATE_MAX);
 	}
@@ -228,7 +228,10 @@ void restart_save(struct ioregiond *d)
 
 static void restart_on_save(evutil_socket_t fd, short what, void *arg)
 {
+	/* The channels' and devices' state, read with no worker serving. */
+	workers_hold(arg);
 	restart_save(arg);
+	workers_release(arg);
 }
 
 /* The record a previous daemon left, mapped into d->state; -1 when there
@@ -248,7 +251,7 @@ static int restart_open_record(struct ioregiond *d, struct statebuf *sb)
 		stateslot_close(d->state);
 		fd = -1;
 	}
-	d->counters.state_errors++;
+	ioregiond_count(d, state_errors);
 	log_err("saved daemon state refused: %s; starting fresh",
 		why[0] ? why : "out of memory");
 	if (fd >= 0)
@@ -342,7 +345,7 @@ static void restart_region(struct ioregiond *d, struct restart_region *rr)
 	memory_fd = fdstore_claim(&d->fdstore, name);
 	if (region_restore(r, rr->user_data, state_fd, memory_fd, why,
 			   sizeof(why)) < 0) {
-		d->counters.state_errors++;
+		ioregiond_count(d, state_errors);
 		log_err("region %s: saved state refused: %s; it starts fresh",
 			rr->name, why);
 	}
@@ -563,7 +566,7 @@ static int restart_from_record(struct ioregiond *d, struct statebuf *sb,
 		restart_incoming(d, sb);
 	restart_regions_free(rs, nrs);
 	if (sb->error) {
-		d->counters.state_errors++;
+		ioregiond_count(d, state_errors);
 		log_err("saved daemon state: the record is cut short or corrupt; what it did not cover starts fresh");
 	}
 	d->counters.restarts++;

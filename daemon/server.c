@@ -168,12 +168,14 @@ static void server_socket_group(struct server *srv)
 	}
 }
 
+/* Holds the workers (worker.h): evicting a pending session drops it. */
 static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	struct ioregiond *d = srv->d;
 	int c;
 
+	workers_hold(d);
 	for (;;) {
 		c = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (c < 0) {
@@ -193,6 +195,7 @@ static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 		if (session_new(d, c) < 0)
 			log_warn("client setup failed");
 	}
+	workers_release(d);
 }
 
 static void server_on_stop(evutil_socket_t sig, short what, void *arg)
@@ -209,9 +212,13 @@ static void server_on_reload(evutil_socket_t sig, short what, void *arg)
 	struct server *srv = arg;
 	struct config_errors errs = { 0 };
 	unsigned int i;
+	int rc;
 
 	sd_notify(0, "RELOADING=1");
-	if (regionset_reload(srv->d, &errs) == 0) {
+	workers_hold(srv->d);
+	rc = regionset_reload(srv->d, &errs);
+	workers_release(srv->d);
+	if (rc == 0) {
 		log_info("config reloaded");
 	} else {
 		log_err("config reload refused, the old config keeps running:");
@@ -306,7 +313,15 @@ int server_run(struct ioregiond *d, const char *socket_path)
 	sd_notify(0, "READY=1");
 	server_status(d);
 	log_serve();
+	if (workers_start(d) < 0) {
+		log_err("cannot start the worker threads: %s", strerror(errno));
+		workers_stop(d);
+		server_teardown(&srv);
+		return EXIT_FAILURE;
+	}
 	event_base_dispatch(d->base);
+	/* From here the main thread alone touches the channels. */
+	workers_stop(d);
 	sd_notify(0, "STOPPING=1");
 	restart_keep(d);
 	server_teardown(&srv);

@@ -33,13 +33,18 @@ static void session_unpend(struct session *s)
 	event_del(s->ev_hello);
 }
 
+/* Every callback of a session holds the workers (worker.h): requests,
+ * and drops that restart or close channels, touch what they serve. */
 static void session_on_hello_timeout(evutil_socket_t fd, short what,
 				     void *arg)
 {
 	struct session *s = arg;
+	struct ioregiond *d = s->d;
 
-	s->d->counters.sessions_timed_out++;
+	workers_hold(d);
+	d->counters.sessions_timed_out++;
 	session_drop(s, "no hello in time");
+	workers_release(d);
 }
 
 void session_evict_pending(struct ioregiond *d)
@@ -1097,10 +1102,9 @@ static void session_handle(struct session *s, const uint8_t *buf, size_t len,
 	ior__client_message__free_unpacked(m, NULL);
 }
 
-static void session_on_read(evutil_socket_t fd, short what, void *arg)
+static void session_read(struct session *s)
 {
 	static uint8_t buf[IOR_CONTROL_MAX_PACKET];
-	struct session *s = arg;
 	ssize_t n;
 	int passed;
 
@@ -1138,15 +1142,29 @@ static void session_on_read(evutil_socket_t fd, short what, void *arg)
 	session_handle(s, buf, (size_t)n, passed);
 }
 
+static void session_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct ioregiond *d = s->d;
+
+	workers_hold(d);
+	session_read(s);
+	workers_release(d);
+}
+
 static void session_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	int rc = session_flush(s);
+	struct ioregiond *d = s->d;
+	int rc;
 
+	workers_hold(d);
+	rc = session_flush(s);
 	if (s->closing && (rc < 0 || STAILQ_EMPTY(&s->queue)))
 		session_free(s);
 	else if (rc < 0)
 		session_drop(s, strerror(-rc));
+	workers_release(d);
 }
 
 static void session_announce(struct ioregiond *d, const struct region *r,

@@ -66,6 +66,8 @@ static Ior__RegionStats *stats_region(const struct channel *ch)
 #undef STATS_REGION
 	rs->has_irqs = true;	/* optional on the wire: absent before 1.1 */
 	rs->open = channel_is_open(ch);
+	rs->has_worker = rs->open;
+	rs->worker = rs->open ? ch->worker->index : 0;
 	if (ch->region && ch->region->dev->ops->stats)
 		ch->region->dev->ops->stats(ch->region->dev, stats_counter_add,
 					    &dev);

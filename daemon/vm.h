@@ -19,6 +19,8 @@ struct vm {
 	char name[IOREGION_NAME_MAX + 1];
 	TAILQ_HEAD(, channel) channels;
 	struct irq_line_list irqs;	/* eventfds of its interrupt lines */
+	struct worker *worker;		/* serves its channels (worker.h) */
+	unsigned int nplaced;		/* its open channels there */
 };
 
 struct vm *vm_find(struct ioregiond *d, const char *name);

@@ -744,6 +744,8 @@ static void client_json_region(struct client_json *j,
 	client_json_put(j, "{\"name\":");
 	client_json_string(j, x->name);
 	client_json_put(j, ",\"open\":%s", x->open ? "true" : "false");
+	if (x->has_worker)
+		client_json_put(j, ",\"worker\":%" PRIu32, x->worker);
 	IOREGION_COUNTERS(CLIENT_JSON_COUNTER)
 	client_json_put(j, ",\"device\":");
 	client_json_counters(j, x->device, x->n_device);

@@ -56,7 +56,7 @@ static void fuzz_channel_init(void)
 	if (!cfg)
 		abort();
 	fuzz_d.base = event_base_new();
-	if (pollset_init(&fuzz_d) < 0)
+	if (worker_main_init(&fuzz_d) < 0)
 		abort();
 	TAILQ_INIT(&fuzz_d.regions);
 	TAILQ_INIT(&fuzz_d.vms);

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct config *cfg;
 
 		fuzz_d.base = event_base_new();
-		if (pollset_init(&fuzz_d) < 0)
+		if (worker_main_init(&fuzz_d) < 0)
 			abort();
 		TAILQ_INIT(&fuzz_d.regions);
 		TAILQ_INIT(&fuzz_d.vms);

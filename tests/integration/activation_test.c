@@ -64,6 +64,7 @@ static void activation_start(struct activation *a, const char *config)
 		       harness_binary(), "-v", config ? "-c" : "-v",
 		       config ? a->config : "-v",
 		       harness_poll_arg() ? harness_poll_arg() : "-v",
+		       harness_workers_arg() ? harness_workers_arg() : "-v",
 		       (char *)NULL);
 		_exit(127);
 	}

@@ -83,10 +83,21 @@ const char *harness_poll_arg(void)
 	return arg;
 }
 
+const char *harness_workers_arg(void)
+{
+	static char arg[64];
+	const char *n = getenv("IOREGIOND_TEST_WORKERS");
+
+	if (!n || !*n)
+		return NULL;
+	snprintf(arg, sizeof(arg), "--workers=%s", n);
+	return arg;
+}
+
 void harness_launch(struct harness_daemon *hd)
 {
 	bool with_config = access(hd->config, F_OK) == 0;
-	const char *argv[8];
+	const char *argv[10];
 	int i, argc = 0;
 
 	hd->pid = fork();
@@ -107,6 +118,8 @@ void harness_launch(struct harness_daemon *hd)
 		}
 		if (harness_poll_arg())
 			argv[argc++] = harness_poll_arg();
+		if (harness_workers_arg())
+			argv[argc++] = harness_workers_arg();
 		argv[argc] = NULL;
 		execv(harness_binary(), (char *const *)argv);
 		_exit(127);
@@ -247,6 +260,72 @@ static int harness_tis_write(void *ctx, uint64_t off, unsigned int size,
 struct tis_io harness_tis_io(int *fd)
 {
 	return (struct tis_io){ harness_tis_read, harness_tis_write, NULL, fd };
+}
+
+/* Whether every thread of pid is stopped ('T' in its stat). */
+static bool harness_all_stopped(pid_t pid)
+{
+	char path[320], stat[512], *state;
+	struct dirent *e;
+	bool stopped = true;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while (stopped && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid,
+			 e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(stat, sizeof(stat), f) &&
+		    (state = strrchr(stat, ')')) && state[1] == ' ')
+			stopped = state[2] == 'T' || state[2] == 't';
+		fclose(f);
+	}
+	closedir(dir);
+	return stopped;
+}
+
+void harness_freeze(const struct harness_daemon *hd)
+{
+	int i;
+
+	assert_int_equal(kill(hd->pid, SIGSTOP), 0);
+	for (i = 0; i < 5000 && !harness_all_stopped(hd->pid); i++)
+		usleep(1000);
+	assert_true(harness_all_stopped(hd->pid));
+}
+
+uint64_t harness_cpu_ns(pid_t pid)
+{
+	char path[320];
+	unsigned long long ns, sum = 0;
+	struct dirent *e;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat",
+			 (int)pid, e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;	/* a thread that just ended */
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
 }
 
 json_t *harness_stats(struct ioregion_client *c, const char *vm)

@@ -28,6 +28,9 @@ const char *harness_binary(void);
 /* "--poll-us=N" when $IOREGIOND_TEST_POLL_US is N (scripts/check's poll
  * tier runs every test with poll mode on), else NULL. */
 const char *harness_poll_arg(void);
+/* "--workers=N" when $IOREGIOND_TEST_WORKERS is N (scripts/check's workers
+ * tier runs every test with 2 worker threads), else NULL. */
+const char *harness_workers_arg(void);
 /* In a forked child: stdout and stderr to the file PATH, opened for writing
  * with O_CREAT and EXTRA_FLAGS (O_TRUNC or O_APPEND). */
 void harness_child_log(const char *path, int extra_flags);
@@ -51,6 +54,11 @@ void harness_wait_fd_count(const struct harness_daemon *hd, int want);
 bool harness_alive(const struct harness_daemon *hd);
 /* The daemon's resident set (VmRSS), in KiB. */
 long harness_rss_kib(const struct harness_daemon *hd);
+/* SIGSTOP, returning once every thread of the daemon is stopped (kill
+ * returns before a thread busy on another CPU is). */
+void harness_freeze(const struct harness_daemon *hd);
+/* CPU time of every thread of pid so far, in ns (schedstat). */
+uint64_t harness_cpu_ns(pid_t pid);
 
 /* Connects as vm (NULL: admin); aborts the test on failure. */
 struct ioregion_client *harness_connect(const struct harness_daemon *hd,

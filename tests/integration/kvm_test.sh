@@ -60,9 +60,11 @@ JSON
 }
 
 start_daemon() {
-	# scripts/check's poll tier: every test with poll mode on
+	# scripts/check's poll and workers tiers: every test with poll mode
+	# on, or on 2 worker threads
 	"$build/ioregiond" -c "$tmp/config.json" -s "$sock" \
 		${IOREGIOND_TEST_POLL_US:+--poll-us="$IOREGIOND_TEST_POLL_US"} \
+		${IOREGIOND_TEST_WORKERS:+--workers="$IOREGIOND_TEST_WORKERS"} \
 		2>>"$tmp/daemon.log" &
 	daemon_pid=$!
 	for _ in $(seq 100); do

@@ -51,19 +51,10 @@ static void reads(int fd, unsigned int n)
 	}
 }
 
-/* The daemon's CPU time so far, in ns (schedstat: its one thread). */
+/* The daemon's CPU time so far, in ns, all its threads. */
 static uint64_t daemon_cpu_ns(const struct harness_daemon *hd)
 {
-	char path[64];
-	unsigned long long ns = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)hd->pid);
-	f = fopen(path, "re");
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%llu", &ns), 1);
-	fclose(f);
-	return ns;
+	return harness_cpu_ns(hd->pid);
 }
 
 /* vm1's VMM, busy in a process of its own while vm0 is. */

@@ -73,7 +73,7 @@ static void test_wait_through_a_stopped_daemon(void **state)
 	harness_start(&hd, NULL);
 	c = harness_connect(&hd, "vm0");
 	assert_int_equal(ioregion_client_open(c, "test0", &r), 0);
-	assert_int_equal(kill(hd.pid, SIGSTOP), 0);
+	harness_freeze(&hd);
 	assert_int_equal(ioregion_region_read(&r, 0, 4, &v), -ETIMEDOUT);
 	assert_int_equal(ioregion_region_wait(&r, 4, &v, 100), -ETIMEDOUT);
 	assert_int_equal(kill(hd.pid, SIGCONT), 0);

@@ -168,7 +168,7 @@ static void rt_child_fds(struct rt *t)
 
 static void rt_launch(struct rt *t)
 {
-	const char *argv[8];
+	const char *argv[10];
 	int i, argc = 0;
 
 	t->ready = false;
@@ -187,6 +187,8 @@ static void rt_launch(struct rt *t)
 		}
 		if (harness_poll_arg())
 			argv[argc++] = harness_poll_arg();
+		if (harness_workers_arg())
+			argv[argc++] = harness_workers_arg();
 		argv[argc] = NULL;
 		execv(harness_binary(), (char *const *)argv);
 		_exit(127);

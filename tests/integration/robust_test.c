@@ -576,7 +576,7 @@ static void test_reload_same_meaning(void **state)
 
 struct stall_probe {
 	int fd;
-	volatile bool stop;
+	bool stop;		/* atomic: the test thread sets it */
 	uint64_t worst_ns, count;
 };
 
@@ -585,7 +585,7 @@ static void *stall_probe_run(void *arg)
 {
 	struct stall_probe *p = arg;
 
-	while (!p->stop) {
+	while (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
 		uint64_t t = now_ns();
 
 		(void)harness_read(p->fd, 0, 4);
@@ -627,7 +627,7 @@ static uint64_t plug_stall(const struct harness_daemon *hd,
 		assert_int_equal(ioregion_client_unplug(admin, "big"), 0);
 	}
 	usleep(50 * 1000);
-	probe.stop = true;
+	__atomic_store_n(&probe.stop, true, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	assert_true(probe.count > 0);
 	close(probe.fd);

@@ -42,9 +42,11 @@ JSON
 
 # start NAME: a daemon on $tmp/NAME.sock with $tmp/NAME.json
 start() {
-	# scripts/check's poll tier: every test with poll mode on
+	# scripts/check's poll and workers tiers: every test with poll mode
+	# on, or on 2 worker threads
 	"$build/ioregiond" -c "$tmp/$1.json" -s "$tmp/$1.sock" \
 		${IOREGIOND_TEST_POLL_US:+--poll-us="$IOREGIOND_TEST_POLL_US"} \
+		${IOREGIOND_TEST_WORKERS:+--workers="$IOREGIOND_TEST_WORKERS"} \
 		2>>"$tmp/$1.log" &
 	pids="$pids $!"
 	for _ in $(seq 100); do

@@ -3,7 +3,8 @@
  * poll window without an event, the fall back to the event loop when the
  * window runs out, the window's adaptation, two busy channels served in
  * turn, a turn of the poll set that ends while frames keep coming, and the
- * back-off when another task wants the daemon's CPU. A turn that another
+ * back-off when another task wants the daemon's CPU, and a flood on one
+ * channel that leaves the other its turn. A turn that another
  * task preempts empties the set by design, so on a busy machine the tests
  * accept that where it can happen. */
 #include "autoconfig.h"
@@ -51,7 +52,7 @@ static int setup(void **state)
 	assert_non_null(cfg);
 	f->d.base = event_base_new();
 	f->d.poll_us = -1;
-	assert_int_equal(pollset_init(&f->d), 0);
+	assert_int_equal(worker_main_init(&f->d), 0);
 	TAILQ_INIT(&f->d.regions);
 	TAILQ_INIT(&f->d.vms);
 	TAILQ_INIT(&f->d.sessions);
@@ -74,7 +75,7 @@ static int teardown(void **state)
 	close(f->peer[0]);
 	close(f->peer[1]);
 	vm_free_all(&f->d);
-	pollset_free(&f->d);
+	workers_free(&f->d);
 	region_free(f->region);
 	event_base_free(f->d.base);
 	free(f);
@@ -141,13 +142,36 @@ static void test_served_in_window(void **state)
 	hold_window(f->ch[0]);
 	/* A frame that arrives now is served by the poll set alone. */
 	send_reads(f->peer[0], 1);
-	pollset_run(&f->d);
+	pollset_run(&f->d.main);
 	assert_int_equal(take_responses(f->peer[0]), 1);
 	assert_int_equal(f->d.counters.poll_hits, 1);
 	assert_int_equal(f->ch[0]->counters.reads, 2);
 	/* Still polled, and the loop comes back for it. */
 	assert_true(f->ch[0]->polling || preempted(f));
-	assert_true(evtimer_pending(f->d.ev_poll, NULL) || preempted(f));
+	assert_true(evtimer_pending(f->d.main.ev_poll, NULL) || preempted(f));
+}
+
+/* A flood on one channel: a wake-up serves at most CHANNEL_ROUNDS reads
+ * of it, and the other channel ready in the same turn of the loop is
+ * served in that turn too; the rest of the flood waits for the next. */
+static void test_flood_yields(void **state)
+{
+	struct fixture *f = *state;
+	enum { flood = 2 * CHANNEL_ROUNDS * (CHANNEL_BATCH + 1) };
+	static struct ioregion_cmd c[flood];
+	unsigned int i;
+
+	for (i = 0; i < flood; i++)
+		c[i] = ioregion_cmd_make(IOREGION_CMD_WRITE, IOREGION_SIZE_4,
+					 false, 0, 0x10, i);
+	/* One send: the socket holds it whole. */
+	assert_int_equal(send(f->peer[0], c, sizeof(c), MSG_DONTWAIT),
+			 sizeof(c));
+	send_reads(f->peer[1], 1);
+	event_base_loop(f->d.base, EVLOOP_ONCE);
+	assert_true(f->ch[0]->counters.posted > 0);
+	assert_true(f->ch[0]->counters.posted < flood);
+	assert_int_equal(take_responses(f->peer[1]), 1);
 }
 
 static void test_falls_back_to_events(void **state)
@@ -156,11 +180,11 @@ static void test_falls_back_to_events(void **state)
 
 	hold_window(f->ch[0]);
 	f->ch[0]->poll_deadline = pollset_now_ns();	/* runs out */
-	pollset_run(&f->d);
+	pollset_run(&f->d.main);
 	assert_false(f->ch[0]->polling);
 	assert_int_equal(f->d.counters.poll_misses, 1);
 	/* Nothing left to poll: the loop sleeps until an event. */
-	assert_false(evtimer_pending(f->d.ev_poll, NULL));
+	assert_false(evtimer_pending(f->d.main.ev_poll, NULL));
 	serve_by_event(f, 0);
 	assert_int_equal(f->d.counters.poll_hits, 0);
 }
@@ -211,7 +235,7 @@ static void test_two_busy_channels(void **state)
 	}
 	/* One read of each per pass: after the first turn both were
 	 * served, and both are done together. */
-	pollset_run(&f->d);
+	pollset_run(&f->d.main);
 	for (i = 0; i < 2; i++)
 		assert_true(f->ch[i]->counters.reads > 0);
 	for (turns = 0; turns < 1000 && (got[0] < want || got[1] < want);
@@ -221,7 +245,7 @@ static void test_two_busy_channels(void **state)
 			if (!f->ch[i]->polling)	/* after a back-off */
 				hold_window(f->ch[i]);
 		}
-		pollset_run(&f->d);
+		pollset_run(&f->d.main);
 	}
 	for (i = 0; i < 2; i++)
 		got[i] += take_responses(f->peer[i]);
@@ -247,11 +271,11 @@ static void test_turn_is_bounded(void **state)
 	assert_true(queued >= 1000);
 	hold_window(f->ch[0]);
 	t0 = pollset_now_ns();
-	pollset_run(&f->d);
+	pollset_run(&f->d.main);
 	assert_true(pollset_now_ns() - t0 < 10 * POLLSET_SLICE_NS +
 					      1000000000ull);
 	assert_true(f->ch[0]->counters.reads < queued);
-	assert_true(evtimer_pending(f->d.ev_poll, NULL) || preempted(f));
+	assert_true(evtimer_pending(f->d.main.ev_poll, NULL) || preempted(f));
 }
 
 /* A closed channel leaves the set. */
@@ -263,11 +287,11 @@ static void test_close_leaves_set(void **state)
 	hold_window(f->ch[1]);
 	close(f->peer[0]);
 	f->peer[0] = -1;
-	pollset_run(&f->d);
+	pollset_run(&f->d.main);
 	assert_false(channel_is_open(f->ch[0]));
 	assert_false(f->ch[0]->polling);
 	if (!preempted(f))
-		assert_ptr_equal(TAILQ_FIRST(&f->d.polling), f->ch[1]);
+		assert_ptr_equal(TAILQ_FIRST(&f->d.main.polling), f->ch[1]);
 }
 
 /* Another process that wants the daemon's CPU (here: a child pinned to
@@ -293,20 +317,22 @@ static void test_backs_off_when_preempted(void **state)
 	for (i = 0; i < 2000 && !preempted(f); i++) {
 		f->ch[0]->poll_window = HELD_NS;
 		pollset_touch(f->ch[0], true);
-		pollset_run(&f->d);
+		pollset_run(&f->d.main);
 	}
 	kill(hog, SIGKILL);
 	waitpid(hog, NULL, 0);
 	assert_true(preempted(f));
 	assert_false(f->ch[0]->polling);
 	assert_int_equal(f->ch[0]->poll_window, 0);
-	assert_true(TAILQ_EMPTY(&f->d.polling));
+	assert_true(TAILQ_EMPTY(&f->d.main.polling));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_served_in_window, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_flood_yields, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_falls_back_to_events,
 						setup, teardown),

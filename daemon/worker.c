@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "channel.h"
+#include "pollset.h"
+#include "region.h"
+#include "vm.h"
+#include "worker.h"
+
+/* The worker the calling thread is; NULL on the main thread. */
+static __thread struct worker *worker_self;
+
+bool worker_on_main(void)
+{
+	return worker_self == NULL;
+}
+
+unsigned int workers_default(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > WORKER_MAX ? WORKER_MAX : (unsigned int)n;
+}
+
+/* Closes what workers found dead, on the main thread. */
+static void workers_on_closing(evutil_socket_t fd, short what, void *arg)
+{
+	struct ioregiond *d = arg;
+	struct channel *ch;
+
+	(void)fd;
+	(void)what;
+	workers_hold(d);
+	for (;;) {
+		pthread_mutex_lock(&d->closing_lock);
+		ch = TAILQ_FIRST(&d->closing);
+		pthread_mutex_unlock(&d->closing_lock);
+		if (!ch)
+			break;
+		/* channel_close takes it off the list. */
+		channel_close(ch, ch->close_why);
+	}
+	workers_release(d);
+}
+
+int worker_main_init(struct ioregiond *d)
+{
+	struct worker *w = &d->main;
+
+	w->d = d;
+	w->index = 0;
+	w->base = d->base;
+	TAILQ_INIT(&d->closing);
+	if (pthread_mutex_init(&d->closing_lock, NULL) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	d->ev_closing = event_new(d->base, -1, 0, workers_on_closing, d);
+	if (!d->ev_closing) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return pollset_init(w);
+}
+
+/* A message from the main thread: stop, or hold and wait while it holds. */
+static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	char buf[64];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&w->lock);
+	if (w->stop)
+		event_base_loopbreak(w->base);
+	if (w->hold) {
+		w->held = true;
+		pthread_cond_broadcast(&w->cond);
+		while (w->hold)
+			pthread_cond_wait(&w->cond, &w->lock);
+		w->held = false;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int worker_init(struct ioregiond *d, struct worker *w,
+		       unsigned int index)
+{
+	w->d = d;
+	w->index = index;
+	w->wake[0] = w->wake[1] = -1;
+	TAILQ_INIT(&w->polling);
+	if (pthread_mutex_init(&w->lock, NULL) != 0 ||
+	    pthread_cond_init(&w->cond, NULL) != 0 ||
+	    pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	w->base = event_base_new();
+	if (!w->base)
+		return -1;
+	w->ev_wake = event_new(w->base, w->wake[0], EV_READ | EV_PERSIST,
+			       worker_on_wake, w);
+	if (!w->ev_wake || event_add(w->ev_wake, NULL) < 0)
+		return -1;
+	return pollset_init(w);
+}
+
+int workers_init(struct ioregiond *d, unsigned int n)
+{
+	unsigned int i;
+
+	if (n < 1 || n > WORKER_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (n == 1)
+		return 0;
+	d->workers = calloc(n, sizeof(*d->workers));
+	if (!d->workers)
+		return -1;
+	d->nworkers = n;
+	for (i = 0; i < n; i++)
+		if (worker_init(d, &d->workers[i], i + 1) < 0)
+			return -1;
+	return 0;
+}
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+
+	worker_self = w;
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+int workers_start(struct ioregiond *d)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < d->nworkers; i++) {
+		rc = pthread_create(&d->workers[i].thread, NULL, worker_run,
+				    &d->workers[i]);
+		if (rc != 0) {
+			errno = rc;
+			return -1;
+		}
+		d->workers[i].started = true;
+	}
+	return 0;
+}
+
+/* Tells w to look at its flags; a full pipe has a wake-up pending. */
+static void worker_wake(struct worker *w)
+{
+	char c = 0;
+
+	if (write(w->wake[1], &c, 1) < 0 && errno != EAGAIN)
+		log_err("worker %u: cannot wake it: %s", w->index,
+			strerror(errno));
+}
+
+/* Through the pipe, not event_base_loopbreak from here: a worker that
+ * has not entered its loop yet would clear that break, not the pipe. */
+void workers_stop(struct ioregiond *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+
+		if (!w->started)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		w->stop = true;
+		pthread_mutex_unlock(&w->lock);
+		worker_wake(w);
+		pthread_join(w->thread, NULL);
+		w->started = false;
+	}
+}
+
+void workers_free(struct ioregiond *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+
+		pollset_free(w);
+		if (w->ev_wake)
+			event_free(w->ev_wake);
+		if (w->base)
+			event_base_free(w->base);
+		if (w->wake[0] >= 0) {
+			close(w->wake[0]);
+			close(w->wake[1]);
+		}
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+	}
+	free(d->workers);
+	d->workers = NULL;
+	d->nworkers = 0;
+	pollset_free(&d->main);
+	if (d->ev_closing)
+		event_free(d->ev_closing);
+	d->ev_closing = NULL;
+}
+
+void workers_hold(struct ioregiond *d)
+{
+	unsigned int i;
+
+	if (d->hold_depth++ > 0)
+		return;
+	for (i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+
+		if (!w->started)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		w->hold = true;
+		pthread_mutex_unlock(&w->lock);
+		worker_wake(w);
+	}
+	for (i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+
+		if (!w->started)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		while (!w->held)
+			pthread_cond_wait(&w->cond, &w->lock);
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+void workers_release(struct ioregiond *d)
+{
+	unsigned int i;
+
+	if (--d->hold_depth > 0)
+		return;
+	for (i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+
+		if (!w->started)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		w->hold = false;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+struct worker *worker_place(struct channel *ch, const struct region *r)
+{
+	struct ioregiond *d = ch->vm->d;
+	struct vm *vm = ch->vm;
+	struct worker *best;
+	unsigned int i;
+
+	if (d->nworkers == 0 || r->tpm)
+		return &d->main;
+	if (!vm->worker) {
+		best = &d->workers[0];
+		for (i = 1; i < d->nworkers; i++)
+			if (d->workers[i].nvms < best->nvms)
+				best = &d->workers[i];
+		vm->worker = best;
+		best->nvms++;
+	}
+	vm->nplaced++;
+	return vm->worker;
+}
+
+void worker_unplace(struct channel *ch)
+{
+	struct vm *vm = ch->vm;
+
+	if (ch->worker == &vm->d->main || !vm->worker)
+		return;
+	if (--vm->nplaced == 0) {
+		vm->worker->nvms--;
+		vm->worker = NULL;
+	}
+}
+
+void worker_defer_close(struct channel *ch, const char *why)
+{
+	struct ioregiond *d = ch->vm->d;
+
+	pollset_remove(ch);
+	event_del(ch->ev);
+	pthread_mutex_lock(&d->closing_lock);
+	if (!ch->close_queued) {
+		snprintf(ch->close_why, sizeof(ch->close_why), "%s", why);
+		ch->close_queued = true;
+		TAILQ_INSERT_TAIL(&d->closing, ch, close_link);
+	}
+	pthread_mutex_unlock(&d->closing_lock);
+	event_active(d->ev_closing, 0, 0);
+}
+
+void worker_cancel_close(struct channel *ch)
+{
+	struct ioregiond *d = ch->vm->d;
+
+	if (!d->ev_closing)
+		return;
+	pthread_mutex_lock(&d->closing_lock);
+	if (ch->close_queued) {
+		ch->close_queued = false;
+		TAILQ_REMOVE(&d->closing, ch, close_link);
+	}
+	pthread_mutex_unlock(&d->closing_lock);
+}

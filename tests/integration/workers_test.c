@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker threads end to end, on the real daemon with 2 workers whatever
+ * the tier asks ($IOREGIOND_TEST_WORKERS is dropped here): the stats say
+ * which thread serves each channel, so the tests check their VMs really
+ * are where they need them. Two VMs on different workers exchange
+ * thousands of messages through one shared mailbox at once, with its
+ * interrupts, and none is lost, doubled or reordered; one worker is the
+ * main thread alone. (A flood leaving other channels their turn:
+ * test_pollset's test_flood_yields.)
+ */
+#include "autoconfig.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+#define MBOX_TX 0x10
+#define MBOX_RX 0x18
+#define MBOX_DEPTH 0x24
+#define MBOX_STATUS 0x28
+#define MBOX_DEST_FULL 0x4u
+#define MBOX_IRQ 5
+#define MESSAGES 3000
+
+static const char workers_config[] =
+	"{\"daemon\": {\"workers\": %u}, \"regions\": ["
+	"{\"name\": \"mbox\", \"device\": \"mailbox\", \"bus\": \"mmio\","
+	" \"address\": 0, \"size\": 4096, \"vms\": [\"vm0\", \"vm1\"],"
+	" \"irq\": 5, \"options\": {\"depth\": 1024}}]}";
+
+static void start(struct harness_daemon *hd, unsigned int workers)
+{
+	char json[sizeof(workers_config) + 16];
+
+	snprintf(json, sizeof(json), workers_config, workers);
+	harness_start(hd, json);
+}
+
+static int setup_two(void **state)
+{
+	struct harness_daemon *hd = calloc(1, sizeof(*hd));
+
+	start(hd, 2);
+	*state = hd;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct harness_daemon *hd = *state;
+
+	harness_stop(hd);
+	free(hd);
+	return 0;
+}
+
+/* The region record of vm's region in the stats. */
+static json_t *region_stats(json_t *root, const char *vm, const char *region)
+{
+	json_t *v, *r;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(root, "vms"), i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "name")), vm))
+			continue;
+		json_array_foreach(json_object_get(v, "regions"), j, r)
+			if (!strcmp(json_string_value(json_object_get(r, "name")),
+				    region))
+				return r;
+	}
+	return NULL;
+}
+
+/* Which thread serves vm's open region: 0 main, 1.. a worker. */
+static int served_by(const struct harness_daemon *hd, const char *vm,
+		     const char *region)
+{
+	struct ioregion_client *admin = harness_connect(hd, NULL);
+	json_t *root = harness_stats(admin, NULL);
+	json_t *r = region_stats(root, vm, region);
+	int w;
+
+	assert_non_null(r);
+	assert_non_null(json_object_get(r, "worker"));
+	w = (int)json_integer_value(json_object_get(r, "worker"));
+	json_decref(root);
+	ioregion_client_free(admin);
+	return w;
+}
+
+static uint64_t device_counter(const struct harness_daemon *hd,
+			       const char *vm, const char *region,
+			       const char *name)
+{
+	struct ioregion_client *admin = harness_connect(hd, NULL);
+	json_t *root = harness_stats(admin, NULL);
+	json_t *r = region_stats(root, vm, region);
+	uint64_t n;
+
+	assert_non_null(r);
+	n = (uint64_t)json_integer_value(
+		json_object_get(json_object_get(r, "device"), name));
+	json_decref(root);
+	ioregion_client_free(admin);
+	return n;
+}
+
+/* In a child: sends MESSAGES to the peer while taking the peer's from its
+ * own inbox, in order; exits 0 when every one came once, in order, and
+ * the interrupt line fired. */
+static void exchange(int mbox, int irq, unsigned int self)
+{
+	uint64_t want = 0, sent = 0, msg, edges = 0;
+
+	while (want < MESSAGES || sent < MESSAGES) {
+		if (sent < MESSAGES &&
+		    !(harness_read(mbox, MBOX_STATUS, 4) & MBOX_DEST_FULL)) {
+			harness_write(mbox, MBOX_TX, 8,
+				      (uint64_t)self << 32 | sent);
+			sent++;
+		}
+		while (harness_read(mbox, MBOX_DEPTH, 4) > 0) {
+			msg = harness_read(mbox, MBOX_RX, 8);
+			if (msg != ((uint64_t)!self << 32 | want)) {
+				fprintf(stderr, "vm%u: got 0x%llx, wanted #%llu\n",
+					self, (unsigned long long)msg,
+					(unsigned long long)want);
+				_exit(1);
+			}
+			want++;
+		}
+	}
+	if (eventfd_read(irq, &edges) < 0 || edges == 0) {
+		fprintf(stderr, "vm%u: no interrupt\n", self);
+		_exit(2);
+	}
+	_exit(0);
+}
+
+static pid_t exchange_in_child(int mbox, int irq, unsigned int self)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		exchange(mbox, irq, self);
+	return pid;
+}
+
+static void assert_exit_0(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The shared mailbox with its two VMs on different workers, both busy at
+ * once: the device's entry points and its interrupts to the other
+ * worker's VM stay right. */
+static void test_mailbox_across_workers(void **state)
+{
+	struct harness_daemon *hd = *state;
+	struct ioregion_client *c0 = harness_connect(hd, "vm0");
+	struct ioregion_client *c1 = harness_connect(hd, "vm1");
+	int m0 = harness_open(c0, "mbox"), m1 = harness_open(c1, "mbox");
+	int e0, e1, w0, w1;
+	pid_t p0, p1;
+
+	assert_int_equal(ioregion_client_open_irq(c0, MBOX_IRQ, &e0), 0);
+	assert_int_equal(ioregion_client_open_irq(c1, MBOX_IRQ, &e1), 0);
+	w0 = served_by(hd, "vm0", "mbox");
+	w1 = served_by(hd, "vm1", "mbox");
+	assert_true(w0 >= 1 && w1 >= 1);
+	assert_int_not_equal(w0, w1);
+
+	p0 = exchange_in_child(m0, e0, 0);
+	p1 = exchange_in_child(m1, e1, 1);
+	assert_exit_0(p0);
+	assert_exit_0(p1);
+	assert_int_equal(device_counter(hd, "vm0", "mbox", "overflows"), 0);
+	assert_int_equal(device_counter(hd, "vm1", "mbox", "overflows"), 0);
+	close(e0);
+	close(e1);
+	close(m0);
+	close(m1);
+	ioregion_client_free(c0);
+	ioregion_client_free(c1);
+}
+
+/* One worker is today's daemon: every channel on the main thread. */
+static void test_one_worker_is_the_main_thread(void **state)
+{
+	struct harness_daemon hd = { 0 };
+	struct ioregion_client *c0, *c1;
+	int m0, m1;
+
+	(void)state;
+	start(&hd, 1);
+	c0 = harness_connect(&hd, "vm0");
+	c1 = harness_connect(&hd, "vm1");
+	m0 = harness_open(c0, "mbox");
+	m1 = harness_open(c1, "mbox");
+	assert_int_equal(served_by(&hd, "vm0", "mbox"), 0);
+	assert_int_equal(served_by(&hd, "vm1", "mbox"), 0);
+	harness_write(m0, MBOX_TX, 4, 0xcafe);
+	assert_int_equal(harness_read(m1, MBOX_RX, 4), 0xcafe);
+	close(m0);
+	close(m1);
+	ioregion_client_free(c0);
+	ioregion_client_free(c1);
+	harness_stop(&hd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_mailbox_across_workers,
+						setup_two, teardown),
+		cmocka_unit_test(test_one_worker_is_the_main_thread),
+	};
+
+	/* These tests choose the workers themselves, in the config. */
+	unsetenv("IOREGIOND_TEST_WORKERS");
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
+}
