@@ -295,7 +295,8 @@ kernel_upstream_initramfs() {
 # kernel_x86_userspace ROOT: busybox and bash, ioregiond, ioregionctl and
 # ioregion-vmm with their libraries, the guests and benchmark guests, and
 # /build laid out like a build tree so that the host's test scripts
-# (tests/integration/kvm_test.sh) and scripts/demo-guests run unchanged
+# (tests/integration/kvm_test.sh, vmm_pending_test.sh) and
+# scripts/demo-guests run unchanged
 kernel_x86_userspace() {
 	local r=$1 stage=$work/stage a
 	cp /bin/busybox "$r/bin/busybox"
@@ -317,11 +318,13 @@ kernel_x86_userspace() {
 	done
 	make -C "$build" -s tests/guests/hello.bin tests/guests/ramtest.bin \
 		tests/guests/doorbell.bin tests/guests/mailbox.bin \
-		tests/guests/hotplug.bin bench/kread_unclaimed.bin \
+		tests/guests/hotplug.bin tests/guests/pending.bin \
+		bench/kread_unclaimed.bin \
 		bench/kread_daemon.bin bench/kpost.bin >/dev/null || return 1
 	cp "$build"/tests/guests/*.bin "$r/build/tests/guests/"
 	cp "$build"/bench/k*.bin "$r/bench/"
 	cp "$kernel_here/x86_64-guest.sh" "$top/tests/integration/kvm_test.sh" \
+		"$top/tests/integration/vmm_pending_test.sh" \
 		"$top/scripts/demo-guests" "$r/"
 	kernel_x86_qemu "$r"
 }

@@ -2,7 +2,8 @@
 # Runs as IOREGION_RUN inside the patched x86_64 kernel that tests/kernel/run
 # boots: the KVM selftest with the series' trace events, then the host's KVM guest tests (ioregiond
 # serving real guests through ioregion-vmm) on the in-kernel
-# KVM_SET_IOREGION path and on the fallback path, the patched QEMU with
+# KVM_SET_IOREGION path and on the fallback path, a save with an access
+# in flight (vmm_pending_test.sh), the patched QEMU with
 # the tiny guests on the in-kernel path, then the benchmark of both paths. Prints TAP-like "ok"/"not ok" lines and exits with the number of
 # failures.
 export PATH=/bin LD_LIBRARY_PATH=/lib
@@ -56,6 +57,14 @@ kvm_tests() {
 }
 kvm_tests "in-kernel KVM_SET_IOREGION path" ""
 kvm_tests "fallback path forced" "-f"
+
+# The pending-access rule: a save asked while the vCPU waits on a stopped
+# daemon completes the access once, or is refused while the device stays
+# silent (a skip here, the in-kernel path missing, is a failure).
+echo "== tests/integration/vmm_pending_test.sh, in-kernel path"
+TOP_BUILDDIR=/build /vmm_pending_test.sh &&
+	pass "vmm_pending_test.sh: an access in flight at a save is completed exactly once" ||
+	fail "vmm_pending_test.sh exited $?"
 
 # The patched QEMU runs the tiny guests with this kernel's KVM: their
 # regions must be handed to KVM_SET_IOREGION, QEMU out of the loop.
