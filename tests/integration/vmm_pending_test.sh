@@ -118,6 +118,12 @@ sleep 0.5
 kill -USR2 "$vmm_pid"
 wait_for "$tmp/save.err" "is in flight: completing it before saving" 2
 kill -CONT "$daemon_a"
+for _ in $(seq 600); do
+	kill -0 "$vmm_pid" 2>/dev/null || break
+	sleep 0.1
+done
+# a save refused again leaves the VM running
+kill "$vmm_pid" 2>/dev/null
 wait "$vmm_pid"
 rc=$?
 if [ "$rc" -eq 0 ] && [ -s "$tmp/vm0.state" ] &&
