@@ -331,7 +331,7 @@ kernel_x86_userspace() {
 
 # kernel_x86_qemu ROOT: the patched QEMU (client/qemu/build, cached), its
 # firmware and the PVH builds of the tiny guests, for tests/qemu/tiny-guests
-# on the in-kernel path
+# and tests/qemu/pending-migration on the in-kernel path
 kernel_x86_qemu() {
 	local r=$1 q
 	q=$("$top/client/qemu/build") || { kernel_log "client/qemu/build failed"; return 1; }
@@ -340,9 +340,9 @@ kernel_x86_qemu() {
 	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/pvh.bin \
 		/usr/share/qemu/kvmvapic.bin "$r/share/qemu/" || return 1
 	make -C "$build" -s tests/guests/hello-pvh.elf tests/guests/ramtest-pvh.elf \
-		tests/guests/gone-pvh.elf >/dev/null || return 1
+		tests/guests/gone-pvh.elf tests/guests/pending-pvh.elf >/dev/null || return 1
 	cp "$build"/tests/guests/*-pvh.elf "$r/build/tests/guests/"
-	cp "$top/tests/qemu/tiny-guests" "$r/"
+	cp "$top/tests/qemu/tiny-guests" "$top/tests/qemu/pending-migration" "$r/"
 }
 
 # kernel_qemu TARGET: sets qemu (the command line) and append (kernel

@@ -4,7 +4,8 @@
 # serving real guests through ioregion-vmm) on the in-kernel
 # KVM_SET_IOREGION path and on the fallback path, a save with an access
 # in flight (vmm_pending_test.sh), the patched QEMU with
-# the tiny guests on the in-kernel path, then the benchmark of both paths. Prints TAP-like "ok"/"not ok" lines and exits with the number of
+# the tiny guests and with an access in flight at a migration
+# (pending-migration) on the in-kernel path, then the benchmark of both paths. Prints TAP-like "ok"/"not ok" lines and exits with the number of
 # failures.
 export PATH=/bin LD_LIBRARY_PATH=/lib
 sock=/run/ioregiond.sock
@@ -74,6 +75,16 @@ QEMU=/bin/qemu-system-x86_64 GUESTS=/build/tests/guests IOREGIOND=/bin/ioregiond
 	/tiny-guests kvm "in-kernel KVM_SET_IOREGION" &&
 	pass "QEMU's tiny guests on the in-kernel path" ||
 	fail "QEMU's tiny guests on the in-kernel path"
+
+# The pending-access rule in QEMU: a vCPU stopped while its device is
+# silent keeps the access and is not migrated; one whose device answers
+# in time completes it before it stops, and is migrated to a file.
+echo "== tests/qemu/pending-migration in the patched QEMU, KVM"
+QEMU=/bin/qemu-system-x86_64 GUESTS=/build/tests/guests IOREGIOND=/bin/ioregiond \
+	IOREGIONCTL=/bin/ioregionctl QEMU_FIRMWARE=/share/qemu \
+	/pending-migration &&
+	pass "QEMU completes an access in flight before a migration, or refuses it" ||
+	fail "QEMU and an access in flight at a migration"
 
 start_daemon() {
 	ioregiond -s "$sock" >/run/daemon.out 2>&1 &
