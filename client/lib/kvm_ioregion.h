@@ -34,6 +34,15 @@ struct kvm_ioregion {
 #define KVM_EXIT_IOREGIONFD_FAILURE 42
 #endif
 
+#ifndef KVM_RUN_IOREGION_PENDING
+/*
+ * kvm_run.flags: KVM_RUN returned while an ioregion access's instruction is
+ * not complete (its answer owed, or a KVM_EXIT_IOREGIONFD_FAILURE waiting
+ * for the VMM); kvm_run.ioregion_failure describes it (error 0 in flight).
+ */
+#define KVM_RUN_IOREGION_PENDING (1 << 15)
+#endif
+
 /* kvm_run.ioregion_failure, the payload of KVM_EXIT_IOREGIONFD_FAILURE. */
 struct kvm_ioregion_failure {
 	__u64 gpa;
@@ -52,6 +61,21 @@ static inline struct kvm_ioregion_failure *
 kvm_run_ioregion_failure(struct kvm_run *run)
 {
 	return (struct kvm_ioregion_failure *)(void *)&run->mmio;
+}
+
+/*
+ * kvm_run.ioregion_complete, the input byte right after immediate_exit
+ * (padding1[0] in headers without it): KVM_RUN entered with it and
+ * immediate_exit finishes a pending access, waiting for its device, then
+ * returns -EINTR without entering the guest.
+ */
+_Static_assert(__builtin_offsetof(struct kvm_run, padding1) ==
+		       __builtin_offsetof(struct kvm_run, immediate_exit) + 1,
+	       "kvm_run: ioregion_complete follows immediate_exit");
+
+static inline __u8 *kvm_run_ioregion_complete(struct kvm_run *run)
+{
+	return &run->padding1[0];
 }
 
 #endif

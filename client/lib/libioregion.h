@@ -231,6 +231,33 @@ int ioregion_vm_handle_exit(struct ioregion_vm *vm, struct kvm_run *run);
 int ioregion_vm_flush(struct ioregion_vm *vm);
 
 /*
+ * The pending-access rule of the in-kernel path (KVM_SET_IOREGION). KVM_RUN
+ * may return while an access's instruction is not complete, its answer
+ * owed (KVM_RUN_IOREGION_PENDING in run->flags, the access in
+ * run->ioregion_failure). Saving such a vCPU (migration, snapshot) would
+ * replay the access on the destination; writing its registers or
+ * resetting it would leave a stale completion. Before any of those, with
+ * the vCPU out of KVM_RUN, call this: when an access is pending it runs
+ * KVM_RUN with immediate_exit and ioregion_complete set, which waits for
+ * the device and finishes the instruction without entering the guest, for
+ * at most timeout_ms. kick_signal bounds the wait: it is sent to the
+ * calling thread, so it must have a handler and be unblocked there (the
+ * signal that kicks the VMM's vCPUs out of KVM_RUN). Returns 0 when nothing
+ * is pending any more; -ETIMEDOUT when the device did not answer in time:
+ * the access is still pending, so do not save, write or reset the vCPU
+ * (refuse, and let it run on: its next KVM_RUN goes on waiting); the
+ * failure's negative errno when KVM could not reach the device
+ * (KVM_EXIT_IOREGIONFD_FAILURE): the access was completed as on an empty
+ * bus, a read as all ones; or another negative errno from KVM_RUN.
+ */
+int ioregion_vcpu_complete_pending(int vcpu_fd, struct kvm_run *run,
+				   int timeout_ms, int kick_signal);
+/* "4-byte write at 0xd0002010 (region test0)": the access that run's
+ * KVM_RUN_IOREGION_PENDING or KVM_EXIT_IOREGIONFD_FAILURE is about. */
+void ioregion_vm_describe_pending(const struct ioregion_vm *vm,
+				  struct kvm_run *run, char *buf, size_t len);
+
+/*
  * Interrupt lines.
  */
 enum ioregion_irq_path {

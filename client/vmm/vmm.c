@@ -6,8 +6,9 @@
  * kernel with KVM_SET_IOREGION, else through libioregion's exit forwarding),
  * takes regions plugged while it runs, and exits with the code the guest
  * writes to the debug-exit port. With --save, a guest write to the save
- * port stops the VM there and writes its vCPU, its memory and ioregiond's
- * device state to a file (vmm_state.c); --restore goes on from one.
+ * port, or SIGUSR2 wherever the guest is, stops the VM and writes its vCPU,
+ * its memory and ioregiond's device state to a file (vmm_state.c);
+ * --restore goes on from one.
  */
 #include "autoconfig.h"
 
@@ -46,17 +47,24 @@ void vmm_say(const struct vmm *v, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Ends every vCPU: the first code set wins. */
-static void vmm_finish(struct vmm *v, int code)
+/* Takes every vCPU out of KVM_RUN (SIGUSR1 has a handler that does
+ * nothing). */
+static void vmm_kick(struct vmm *v)
 {
 	int i;
 
-	if (atomic_exchange(&v->stop, true))
-		return;
-	atomic_store(&v->exit_code, code);
 	for (i = 0; i < v->nvcpus; i++)
 		if (v->vcpus[i].thread)
 			pthread_kill(v->vcpus[i].thread, SIGUSR1);
+}
+
+/* Ends every vCPU: the first code set wins. */
+static void vmm_finish(struct vmm *v, int code)
+{
+	if (atomic_exchange(&v->stop, true))
+		return;
+	atomic_store(&v->exit_code, code);
+	vmm_kick(v);
 }
 
 static int vmm_load_image(struct vmm *v)
@@ -180,11 +188,48 @@ static void vmm_ioregion_failure(struct vmm *v, struct vmm_vcpu *c)
 	vmm_finish(v, VMM_EXIT_DAEMON_GONE);
 }
 
-/* The guest's save point: with --save the VM stops here and the main
- * thread writes the state once the vCPU is out. KVM finishes an OUT (RIP
- * past it) only on the next KVM_RUN: one with immediate_exit does that and
- * returns at once, so the saved vCPU goes on after the OUT. Returns true
- * when the vCPU is done. */
+/* Stops the VM for --save, the main thread writing the state once the
+ * vCPU is out. An ioregion access the vCPU left in flight is finished
+ * first (the pending-access rule), else the restored guest would do it a
+ * second time; a device that does not answer within --save-wait refuses
+ * the save and the VM runs on. Returns true when the vCPU is done. */
+static bool vmm_save_stop(struct vmm *v, struct vmm_vcpu *c)
+{
+	bool pending = c->run->flags & KVM_RUN_IOREGION_PENDING;
+	char what[160] = "";
+	int rc;
+
+	if (pending) {
+		ioregion_vm_describe_pending(v->iovm, c->run, what, sizeof(what));
+		vmm_say(v, "vcpu %d: a %s is in flight: completing it before saving",
+			c->index, what);
+	}
+	rc = ioregion_vcpu_complete_pending(c->fd, c->run, v->save_wait_ms,
+					    SIGUSR1);
+	if (rc == -ETIMEDOUT) {
+		fprintf(stderr,
+			"ioregion-vmm[%s]: not saving: vcpu %d's %s got no answer within %d ms; the VM runs on\n",
+			v->vm_name, c->index, what, v->save_wait_ms);
+		return false;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "ioregion-vmm[%s]: not saving: vcpu %d's %s: %s\n",
+			v->vm_name, c->index, what, strerror(-rc));
+		vmm_finish(v, VMM_EXIT_DAEMON_GONE);
+		return true;
+	}
+	if (pending)
+		vmm_say(v, "vcpu %d: the %s completed", c->index, what);
+	ioregion_vm_flush(v->iovm);
+	v->save_vcpu = c;
+	vmm_finish(v, VMM_EXIT_SAVED);
+	return true;
+}
+
+/* The guest's save point. KVM finishes an OUT (RIP past it) only on the
+ * next KVM_RUN: one with immediate_exit does that and returns at once, so
+ * the saved vCPU goes on after the OUT. Returns true when the vCPU is
+ * done. */
 static bool vmm_save_point(struct vmm *v, struct vmm_vcpu *c)
 {
 	if (!v->save_path)
@@ -194,10 +239,7 @@ static bool vmm_save_point(struct vmm *v, struct vmm_vcpu *c)
 		fprintf(stderr, "ioregion-vmm[%s]: completing the save point's OUT: %s\n",
 			v->vm_name, strerror(errno));
 	c->run->immediate_exit = 0;
-	ioregion_vm_flush(v->iovm);
-	v->save_vcpu = c;
-	vmm_finish(v, VMM_EXIT_SAVED);
-	return true;
+	return vmm_save_stop(v, c);
 }
 
 /* Returns false when the vCPU is done. */
@@ -248,11 +290,17 @@ static void *vmm_vcpu_thread(void *arg)
 
 	while (!atomic_load(&v->stop)) {
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			fprintf(stderr, "ioregion-vmm: KVM_RUN: %s\n", strerror(errno));
-			vmm_finish(v, VMM_EXIT_GUEST_FAULT);
-			break;
+			if (errno != EINTR && errno != EAGAIN) {
+				fprintf(stderr, "ioregion-vmm: KVM_RUN: %s\n",
+					strerror(errno));
+				vmm_finish(v, VMM_EXIT_GUEST_FAULT);
+				break;
+			}
+			/* kicked out for a save (SIGUSR2) */
+			if (atomic_exchange(&v->save_asked, false) &&
+			    vmm_save_stop(v, c))
+				break;
+			continue;
 		}
 		if (!vmm_exit(v, c))
 			break;
@@ -327,7 +375,29 @@ static void vmm_poll_irqs(struct vmm *v, const struct pollfd *pfds)
 					    vmm_count_irq, &v->irqs[i]);
 }
 
-/* Events, interrupts and daemon liveness, until the guest is done. */
+static volatile sig_atomic_t vmm_save_signalled;
+
+static void vmm_on_save_signal(int sig)
+{
+	(void)sig;
+	vmm_save_signalled = 1;
+}
+
+/* A save asked by SIGUSR2 is done by the vCPU once out of KVM_RUN: kicked
+ * until it takes the request (a kick between two KVM_RUNs is lost). */
+static void vmm_ask_save(struct vmm *v)
+{
+	if (vmm_save_signalled) {
+		vmm_save_signalled = 0;
+		vmm_say(v, "SIGUSR2: saving to %s", v->save_path);
+		atomic_store(&v->save_asked, true);
+	}
+	if (atomic_load(&v->save_asked))
+		vmm_kick(v);
+}
+
+/* Events, interrupts, save requests and daemon liveness, until the guest
+ * is done. */
 static void vmm_watch_daemon(struct vmm *v)
 {
 	struct pollfd pfds[1 + VMM_MAX_IRQS];
@@ -338,6 +408,7 @@ static void vmm_watch_daemon(struct vmm *v)
 	pfds[0] = (struct pollfd){ .fd = ioregion_client_fd(v->client),
 				   .events = POLLIN };
 	while (!atomic_load(&v->stop)) {
+		vmm_ask_save(v);
 		/* Plugged regions may have added lines. */
 		for (i = 0; i < v->nirqs; i++)
 			pfds[i + 1] = (struct pollfd){ .fd = v->irqs[i].fd,
@@ -414,6 +485,10 @@ static int vmm_run(struct vmm *v)
 	int i, rc;
 
 	sigaction(SIGUSR1, &sa, NULL);
+	if (v->save_path) {
+		sa.sa_handler = vmm_on_save_signal;
+		sigaction(SIGUSR2, &sa, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (vmm_create_vm(v) < 0 || vmm_connect(v) < 0)
 		return VMM_EXIT_SETUP;
@@ -459,7 +534,7 @@ static int vmm_run(struct vmm *v)
 		/* Only the main thread talks to the daemon. */
 		if (vmm_state_save(v, v->save_vcpu) < 0)
 			return VMM_EXIT_SETUP;
-		vmm_say(v, "stopped at the guest's save point: state saved to %s",
+		vmm_say(v, "VM stopped: state saved to %s",
 			v->save_path);
 		return 0;
 	}
@@ -484,8 +559,12 @@ static void vmm_usage(FILE *out)
 		"  -q, --quiet           print only errors\n"
 		"  -t, --time            print how long the guest ran, in ns\n"
 		"      --save FILE       at the guest's save point (a write to port\n"
-		"                        0x%x) stop, save the vCPU, memory and\n"
-		"                        ioregiond's device state to FILE, exit 0\n"
+		"                        0x%x) or on SIGUSR2 stop, save the vCPU,\n"
+		"                        memory and ioregiond's device state to\n"
+		"                        FILE, exit 0\n"
+		"      --save-wait MS    how long a save waits for a device to\n"
+		"                        answer an access in flight; then it is\n"
+		"                        refused and the VM runs on (default %d)\n"
 		"      --restore FILE    go on from FILE instead of starting IMAGE\n"
 		"                        (on this daemon or another with the VM's\n"
 		"                        regions); one vCPU with either\n"
@@ -494,7 +573,7 @@ static void vmm_usage(FILE *out)
 		"The guest starts at 0x%x in flat protected mode with ESI = vCPU index\n"
 		"and ends by writing its exit code to port 0x%x. Exit status: the\n"
 		"guest's code, %d if ioregiond went away, %d on setup errors.\n",
-		VMM_MAX_VCPUS, VMM_SAVE_PORT, VMM_LOAD_ADDR, VMM_EXIT_PORT, VMM_EXIT_DAEMON_GONE,
+		VMM_MAX_VCPUS, VMM_SAVE_PORT, VMM_SAVE_WAIT_MS, VMM_LOAD_ADDR, VMM_EXIT_PORT, VMM_EXIT_DAEMON_GONE,
 		VMM_EXIT_SETUP);
 }
 
@@ -510,6 +589,7 @@ int main(int argc, char **argv)
 		{ "time", no_argument, NULL, 't' },
 		{ "save", required_argument, NULL, 'S' },
 		{ "restore", required_argument, NULL, 'R' },
+		{ "save-wait", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -518,6 +598,7 @@ int main(int argc, char **argv)
 
 	v->vm_name = "vm0";
 	v->nvcpus = 1;
+	v->save_wait_ms = VMM_SAVE_WAIT_MS;
 	while ((c = getopt_long(argc, argv, "s:n:c:fqth", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': v->socket = optarg; break;
@@ -529,13 +610,14 @@ int main(int argc, char **argv)
 		case 't': v->timed = true; break;
 		case 'S': v->save_path = optarg; break;
 		case 'R': v->restore_path = optarg; break;
+		case 'W': v->save_wait_ms = atoi(optarg); break;
 		case 'h': vmm_usage(stdout); return 0;
 		default: vmm_usage(stderr); return 2;
 		}
 	}
 	v->restore_fd = -1;
 	if (optind + (v->restore_path ? 0 : 1) != argc || v->nvcpus < 1 ||
-	    v->nvcpus > VMM_MAX_VCPUS ||
+	    v->nvcpus > VMM_MAX_VCPUS || v->save_wait_ms <= 0 ||
 	    ((v->save_path || v->restore_path) && v->nvcpus != 1)) {
 		vmm_usage(stderr);
 		return 2;

@@ -27,6 +27,8 @@
 #define VMM_EXIT_GUEST_FAULT 72
 /* --save: the state is in the file, the VM stopped at its save point. */
 #define VMM_EXIT_SAVED 73
+/* --save-wait: how long a save waits for an access in flight, by default */
+#define VMM_SAVE_WAIT_MS 5000
 
 struct vmm_vcpu {
 	struct vmm *vmm;
@@ -55,6 +57,8 @@ struct vmm {
 	bool timed;
 	const char *save_path;		/* --save */
 	const char *restore_path;	/* --restore */
+	int save_wait_ms;		/* --save-wait */
+	atomic_bool save_asked;		/* SIGUSR2 with --save */
 	struct vmm_vcpu *save_vcpu;	/* stopped at the save point */
 	int restore_fd;			/* the device state to load, or -1 */
 	int kvm, vm;

@@ -295,7 +295,8 @@ kernel_upstream_initramfs() {
 # kernel_x86_userspace ROOT: busybox and bash, ioregiond, ioregionctl and
 # ioregion-vmm with their libraries, the guests and benchmark guests, and
 # /build laid out like a build tree so that the host's test scripts
-# (tests/integration/kvm_test.sh) and scripts/demo-guests run unchanged
+# (tests/integration/kvm_test.sh, vmm_pending_test.sh) and
+# scripts/demo-guests run unchanged
 kernel_x86_userspace() {
 	local r=$1 stage=$work/stage a
 	cp /bin/busybox "$r/bin/busybox"
@@ -317,18 +318,20 @@ kernel_x86_userspace() {
 	done
 	make -C "$build" -s tests/guests/hello.bin tests/guests/ramtest.bin \
 		tests/guests/doorbell.bin tests/guests/mailbox.bin \
-		tests/guests/hotplug.bin bench/kread_unclaimed.bin \
+		tests/guests/hotplug.bin tests/guests/pending.bin \
+		bench/kread_unclaimed.bin \
 		bench/kread_daemon.bin bench/kpost.bin >/dev/null || return 1
 	cp "$build"/tests/guests/*.bin "$r/build/tests/guests/"
 	cp "$build"/bench/k*.bin "$r/bench/"
 	cp "$kernel_here/x86_64-guest.sh" "$top/tests/integration/kvm_test.sh" \
+		"$top/tests/integration/vmm_pending_test.sh" \
 		"$top/scripts/demo-guests" "$r/"
 	kernel_x86_qemu "$r"
 }
 
 # kernel_x86_qemu ROOT: the patched QEMU (client/qemu/build, cached), its
 # firmware and the PVH builds of the tiny guests, for tests/qemu/tiny-guests
-# on the in-kernel path
+# and tests/qemu/pending-migration on the in-kernel path
 kernel_x86_qemu() {
 	local r=$1 q
 	q=$("$top/client/qemu/build") || { kernel_log "client/qemu/build failed"; return 1; }
@@ -337,9 +340,9 @@ kernel_x86_qemu() {
 	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/pvh.bin \
 		/usr/share/qemu/kvmvapic.bin "$r/share/qemu/" || return 1
 	make -C "$build" -s tests/guests/hello-pvh.elf tests/guests/ramtest-pvh.elf \
-		tests/guests/gone-pvh.elf >/dev/null || return 1
+		tests/guests/gone-pvh.elf tests/guests/pending-pvh.elf >/dev/null || return 1
 	cp "$build"/tests/guests/*-pvh.elf "$r/build/tests/guests/"
-	cp "$top/tests/qemu/tiny-guests" "$r/"
+	cp "$top/tests/qemu/tiny-guests" "$top/tests/qemu/pending-migration" "$r/"
 }
 
 # kernel_qemu TARGET: sets qemu (the command line) and append (kernel

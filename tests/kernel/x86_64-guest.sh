@@ -2,8 +2,10 @@
 # Runs as IOREGION_RUN inside the patched x86_64 kernel that tests/kernel/run
 # boots: the KVM selftest with the series' trace events, then the host's KVM guest tests (ioregiond
 # serving real guests through ioregion-vmm) on the in-kernel
-# KVM_SET_IOREGION path and on the fallback path, the patched QEMU with
-# the tiny guests on the in-kernel path, then the benchmark of both paths. Prints TAP-like "ok"/"not ok" lines and exits with the number of
+# KVM_SET_IOREGION path and on the fallback path, a save with an access
+# in flight (vmm_pending_test.sh), the patched QEMU with
+# the tiny guests and with an access in flight at a migration
+# (pending-migration) on the in-kernel path, then the benchmark of both paths. Prints TAP-like "ok"/"not ok" lines and exits with the number of
 # failures.
 export PATH=/bin LD_LIBRARY_PATH=/lib
 sock=/run/ioregiond.sock
@@ -57,6 +59,14 @@ kvm_tests() {
 kvm_tests "in-kernel KVM_SET_IOREGION path" ""
 kvm_tests "fallback path forced" "-f"
 
+# The pending-access rule: a save asked while the vCPU waits on a stopped
+# daemon completes the access once, or is refused while the device stays
+# silent (a skip here, the in-kernel path missing, is a failure).
+echo "== tests/integration/vmm_pending_test.sh, in-kernel path"
+TOP_BUILDDIR=/build /vmm_pending_test.sh &&
+	pass "vmm_pending_test.sh: an access in flight at a save is completed exactly once" ||
+	fail "vmm_pending_test.sh exited $?"
+
 # The patched QEMU runs the tiny guests with this kernel's KVM: their
 # regions must be handed to KVM_SET_IOREGION, QEMU out of the loop.
 echo "== tests/qemu/tiny-guests in the patched QEMU, KVM"
@@ -65,6 +75,16 @@ QEMU=/bin/qemu-system-x86_64 GUESTS=/build/tests/guests IOREGIOND=/bin/ioregiond
 	/tiny-guests kvm "in-kernel KVM_SET_IOREGION" &&
 	pass "QEMU's tiny guests on the in-kernel path" ||
 	fail "QEMU's tiny guests on the in-kernel path"
+
+# The pending-access rule in QEMU: a vCPU stopped while its device is
+# silent keeps the access and is not migrated; one whose device answers
+# in time completes it before it stops, and is migrated to a file.
+echo "== tests/qemu/pending-migration in the patched QEMU, KVM"
+QEMU=/bin/qemu-system-x86_64 GUESTS=/build/tests/guests IOREGIOND=/bin/ioregiond \
+	IOREGIONCTL=/bin/ioregionctl QEMU_FIRMWARE=/share/qemu \
+	/pending-migration &&
+	pass "QEMU completes an access in flight before a migration, or refuses it" ||
+	fail "QEMU and an access in flight at a migration"
 
 start_daemon() {
 	ioregiond -s "$sock" >/run/daemon.out 2>&1 &
