@@ -316,6 +316,14 @@ kernel_x86_userspace() {
 			return 1
 		ln -s "/bin/$a" "$r/build/$a"
 	done
+	# reopen_test, linked with libioregion (a libtool wrapper when shared)
+	make -C "$build" -s tests/integration/reopen_test >/dev/null || return 1
+	a=$build/tests/integration/.libs/reopen_test
+	[ -f "$a" ] || a=$build/tests/integration/reopen_test
+	LD_LIBRARY_PATH=$(dirname "$(find "$stage" -name 'libioregion.so*' | head -1)") \
+		kernel_copy_with_libs "$a" "$r" || return 1
+	make -C "$build" -s tests/integration/nonblock >/dev/null &&
+		kernel_copy_with_libs "$build/tests/integration/nonblock" "$r" || return 1
 	make -C "$build" -s tests/guests/hello.bin tests/guests/ramtest.bin \
 		tests/guests/doorbell.bin tests/guests/mailbox.bin \
 		tests/guests/hotplug.bin tests/guests/pending.bin \
@@ -340,7 +348,8 @@ kernel_x86_qemu() {
 	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/pvh.bin \
 		/usr/share/qemu/kvmvapic.bin "$r/share/qemu/" || return 1
 	make -C "$build" -s tests/guests/hello-pvh.elf tests/guests/ramtest-pvh.elf \
-		tests/guests/gone-pvh.elf tests/guests/pending-pvh.elf >/dev/null || return 1
+		tests/guests/gone-pvh.elf tests/guests/pending-pvh.elf \
+		tests/guests/reconnect-pvh.elf tests/guests/busy-pvh.elf >/dev/null || return 1
 	cp "$build"/tests/guests/*-pvh.elf "$r/build/tests/guests/"
 	cp "$top/tests/qemu/tiny-guests" "$top/tests/qemu/pending-migration" "$r/"
 }

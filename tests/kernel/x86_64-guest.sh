@@ -86,6 +86,171 @@ QEMU=/bin/qemu-system-x86_64 GUESTS=/build/tests/guests IOREGIOND=/bin/ioregiond
 	pass "QEMU completes an access in flight before a migration, or refuses it" ||
 	fail "QEMU and an access in flight at a migration"
 
+# -- issue 20: the fallback of a region KVM refuses, through libioregion
+# KVM_SET_IOREGION fails with EEXIST over an ioeventfd, libioregion closes
+# the region with CloseRegion, and the region opens again at once for
+# forwarding: no EBUSY from a channel the daemon has not freed yet.
+reopen_checks() {
+	d=/run/reopen
+	mkdir -p $d
+	echo "== libioregion: re-open for forwarding after EEXIST"
+	ioregiond -s $d/control.sock >$d/daemon.out 2>&1 &
+	rdaemon=$!
+	for _ in $(seq 100); do
+		ioregionctl -s $d/control.sock status >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	out=$(reopen_test $d/control.sock)
+	rc=$?
+	[ $rc -eq 0 ] && pass "$out" || fail "reopen_test exited $rc: $out"
+	kill $rdaemon
+	wait $rdaemon
+}
+reopen_checks
+
+# -- issue 20: a failure exit with -EAGAIN is a busy daemon, not a dead one
+# The patched QEMU runs the busy guest with ram0 in KVM. ioregiond is
+# stopped (SIGSTOP) after QEMU's region sockets were made non-blocking
+# (nonblock, through pidfd_getfd): KVM fails the guest's reads of ram0 with
+# KVM_EXIT_IOREGIONFD_FAILURE, error -EAGAIN. QEMU must log a busy daemon
+# and keep ram0 with KVM (no take-back); once the sockets block again and
+# the daemon runs, the guest's reads of ram0 are answered again.
+busy_checks() {
+	d=/run/busy
+	mkdir -p $d
+	echo "== QEMU: KVM_EXIT_IOREGIONFD_FAILURE with -EAGAIN keeps the region"
+	ioregiond -s $d/control.sock >$d/daemon.out 2>&1 &
+	rdaemon=$!
+	for _ in $(seq 100); do
+		ioregionctl -s $d/control.sock status >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	timeout 300 /bin/qemu-system-x86_64 -accel kvm -nodefaults \
+		-display none -no-reboot -m 64 -L /share/qemu \
+		-kernel /build/tests/guests/busy-pvh.elf \
+		-device isa-debug-exit,iobase=0xf4,iosize=1 \
+		-object ioregiond,id=ior0,path=$d/control.sock,vm=vm0 \
+		-trace enable=ioregiond_region_add \
+		-trace enable=ioregiond_region_take_back \
+		-trace enable=kvm_ioregion_failure >$d/qemu.out 2>&1 &
+	rqemu=$!
+	for _ in $(seq 1200); do
+		grep -q 'busy: reading ram0' $d/daemon.out && break
+		sleep 0.1
+	done
+	sleep 1
+	# the one QEMU running (busybox's timeout execs it: $rqemu)
+	qpid=
+	for p in /proc/[0-9]*; do
+		grep -q '^qemu-system' $p/comm 2>/dev/null && qpid=${p#/proc/}
+	done
+	# KVM reads O_NONBLOCK when an access starts: set it first
+	nonblock "$qpid" on
+	kill -STOP $rdaemon
+	for _ in $(seq 300); do
+		grep -q 'the daemon is busy' $d/qemu.out && break
+		sleep 0.1
+	done
+	sleep 1
+	nonblock "$qpid" off
+	kill -CONT $rdaemon
+	for _ in $(seq 1200); do
+		kill -0 $rqemu 2>/dev/null || break
+		sleep 0.1
+	done
+	kill $rqemu 2>/dev/null
+	wait $rqemu
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q 'busy: ram0 answers again' $d/daemon.out; then
+		pass "busy: after reads failed with -EAGAIN, ram0 answered the guest again (QEMU exited 1: guest code 0)"
+	else
+		fail "busy: QEMU exited $rc (2c+1: guest code c; 124: timed out): $(tail -n 5 $d/qemu.out)"
+	fi
+	grep -q 'vm vm0 region ram0: KVM could not complete a 4-byte read at 0xd0000000: the daemon is busy (Resource temporarily unavailable); the region stays with KVM' $d/qemu.out &&
+		pass "busy: QEMU logged: $(grep -m1 -o 'region ram0: KVM could not.*' $d/qemu.out)" ||
+		fail "busy: QEMU did not log a busy daemon for ram0: $(grep 'ioregiond\|kvm_ioregion' $d/qemu.out | tail -n 5)"
+	grep -q 'ioregiond_region_take_back vm vm0 region ram0' $d/qemu.out &&
+		fail "busy: QEMU took ram0 back from KVM: $(grep -m1 -o 'ioregiond_region_take_back.*' $d/qemu.out)" ||
+		pass "busy: ram0 stayed with KVM ($(grep -c kvm_ioregion_failure $d/qemu.out) failure exits, no take-back)"
+	kill $rdaemon
+	wait $rdaemon
+}
+busy_checks
+
+# -- issue 20: QEMU reconnects to a restarted ioregiond on the in-kernel path
+# The patched QEMU runs the reconnect guest with its regions in KVM
+# (KVM_SET_IOREGION), no systemd: ioregiond is killed (-9) while the guest
+# reads ram0, and started again on the same socket. QEMU must log the
+# loss, reconnect, register the VM's regions with KVM_SET_IOREGION again
+# and log that; the guest then finds ram0 working (a write reads back) and
+# prints on the new daemon's UART.
+qemu_reconnect_checks() {
+	d=/run/reconnect
+	rsock=$d/control.sock
+	mkdir -p $d
+	echo "== QEMU reconnects to a restarted ioregiond, in-kernel path"
+	ioregiond -s $rsock >$d/daemon1.out 2>&1 &
+	rdaemon=$!
+	for _ in $(seq 100); do
+		ioregionctl -s $rsock status >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	timeout 300 /bin/qemu-system-x86_64 -accel kvm -nodefaults \
+		-display none -no-reboot -m 64 -L /share/qemu \
+		-kernel /build/tests/guests/reconnect-pvh.elf \
+		-device isa-debug-exit,iobase=0xf4,iosize=1 \
+		-object ioregiond,id=ior0,path=$rsock,vm=vm0 \
+		-trace enable=ioregiond_region_add \
+		-trace enable=ioregiond_reconnect >$d/qemu.out 2>&1 &
+	rqemu=$!
+	for _ in $(seq 1200); do
+		grep -q 'reconnect: reading ram0' $d/daemon1.out && break
+		sleep 0.1
+	done
+	sleep 1
+	kill -9 $rdaemon
+	wait $rdaemon 2>/dev/null
+	for _ in $(seq 300); do
+		grep -q 'vm vm0: lost the connection' $d/qemu.out && break
+		sleep 0.1
+	done
+	sleep 1
+	ioregiond -s $rsock >$d/daemon2.out 2>&1 &
+	rdaemon=$!
+	for _ in $(seq 1200); do
+		kill -0 $rqemu 2>/dev/null || break
+		sleep 0.1
+	done
+	kill $rqemu 2>/dev/null
+	wait $rqemu
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q 'reconnect: ram0 works again' $d/daemon2.out; then
+		pass "reconnect: the guest found ram0 working on the new ioregiond and printed on its UART (QEMU exited 1: guest code 0)"
+	else
+		fail "reconnect: QEMU exited $rc (2c+1: guest code c; 124: timed out): $(tail -n 5 $d/qemu.out)"
+	fi
+	grep -q 'vm vm0: lost the connection to .*until it reconnects' $d/qemu.out &&
+		pass "reconnect: QEMU logged the loss: $(grep -m1 -o 'lost the connection.*' $d/qemu.out)" ||
+		fail "reconnect: QEMU did not log the lost connection"
+	grep -q 'vm vm0: reconnected to .* after [0-9]* ms; its regions are mapped again' $d/qemu.out &&
+		pass "reconnect: QEMU logged: $(grep -m1 -o 'reconnected to .*' $d/qemu.out)" ||
+		fail "reconnect: QEMU did not log a reconnect: $(grep ioregiond $d/qemu.out | tail -n 5)"
+	# ioregiond_region_add traces every region QEMU maps: ram0 and
+	# console0 twice each (start, reconnect), each time in KVM.
+	n=$(grep -c 'region ram0: .*in-kernel KVM_SET_IOREGION' $d/qemu.out)
+	m=$(grep -c 'region console0: .*in-kernel KVM_SET_IOREGION' $d/qemu.out)
+	[ "$n" -eq 2 ] && [ "$m" -eq 2 ] &&
+		pass "reconnect: ram0 and console0 registered with KVM_SET_IOREGION at start and again after the reconnect" ||
+		fail "reconnect: ram0 in KVM $n times, console0 $m times (want 2 each): $(grep 'region ram0:\|region console0:' $d/qemu.out)"
+	reads=$(ioregionctl -s $rsock stats | awk '$2 == "ram0" { print $4 }')
+	[ "${reads:-0}" -gt 0 ] 2>/dev/null &&
+		pass "reconnect: the new ioregiond served ram0 ($reads reads)" ||
+		fail "reconnect: the new ioregiond saw no read of ram0"
+	kill $rdaemon
+	wait $rdaemon
+}
+qemu_reconnect_checks
+
 start_daemon() {
 	ioregiond -s "$sock" >/run/daemon.out 2>&1 &
 	daemon=$!

@@ -155,10 +155,10 @@ ACCESS
 		[ "$(readlink /proc/$p/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] && echo own-mount-namespace;
 		grep -m1 -o "machine.slice/.*" /proc/$p/cgroup')
 	if [ "$(echo "$out" | sed -n 1p)" = libvirt-qemu ] &&
-		echo "$out" | sed -n 2p | grep -q -- "-object ioregiond,id=ior0,path=/run/ioregiond/control.sock,vm=linux1" &&
+		echo "$out" | sed -n 2p | grep -q -- "-name guest=linux1[, ].*-object ioregiond,id=ior0,path=/run/ioregiond/control.sock " &&
 		echo "$out" | grep -q '^own-mount-namespace$' &&
 		[ "$(virsh_ct "domstate linux1")" = running ]; then
-		pass "$lv: virsh start under docs/qemu.md's access section: linux1 running; QEMU runs as libvirt-qemu in its own mount namespace$(echo "$out" | sed -n 4p | sed 's/^/, cgroup /') with -object ioregiond from <qemu:commandline>"
+		pass "$lv: virsh start under docs/qemu.md's access section: linux1 running; QEMU runs as libvirt-qemu in its own mount namespace$(echo "$out" | sed -n 4p | sed 's/^/, cgroup /') with -object ioregiond from <qemu:commandline>, no vm= (the VM is -name guest=linux1)"
 	else
 		echo "$out"
 		fail "$lv: after virsh start: $(virsh_ct "domstate linux1"), QEMU not as expected"
