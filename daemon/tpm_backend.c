@@ -510,9 +510,20 @@ static int tpm_vm_init(struct tpm_vm *vm, struct tpm_backend *b,
 	return vm->data_ev && vm->ctrl_ev && vm->start_ev ? 0 : -1;
 }
 
-static void tpm_vm_fini(struct tpm_vm *vm)
+/* The commands waiting for the swtpm, dropped unanswered. */
+static void tpm_vm_drop_queue(struct tpm_vm *vm)
 {
 	struct tpm_cmd *c;
+
+	while ((c = TAILQ_FIRST(&vm->queue))) {
+		TAILQ_REMOVE(&vm->queue, c, link);
+		free(c);
+	}
+	vm->nqueued = 0;
+}
+
+static void tpm_vm_fini(struct tpm_vm *vm)
+{
 	unsigned int i;
 
 	if (vm->data_ev)
@@ -523,10 +534,7 @@ static void tpm_vm_fini(struct tpm_vm *vm)
 		event_free(vm->start_ev);
 	if (vm->up)
 		swtpm_close(&vm->t);
-	while ((c = TAILQ_FIRST(&vm->queue))) {
-		TAILQ_REMOVE(&vm->queue, c, link);
-		free(c);
-	}
+	tpm_vm_drop_queue(vm);
 	for (i = 0; i < TPM_BACKEND_BLOBS; i++)
 		tpm_vm_drop_blob(vm, i);
 }
@@ -706,8 +714,6 @@ int tpm_backend_parse_vm(struct statebuf *sb,
  * it was executing. */
 static void tpm_vm_stop(struct tpm_vm *vm)
 {
-	struct tpm_cmd *c;
-
 	event_del(vm->data_ev);
 	event_del(vm->ctrl_ev);
 	evtimer_del(vm->start_ev);
@@ -717,11 +723,7 @@ static void tpm_vm_stop(struct tpm_vm *vm)
 	vm->busy = false;
 	vm->backoff = 0;
 	vm->locality = -1;
-	while ((c = TAILQ_FIRST(&vm->queue))) {
-		TAILQ_REMOVE(&vm->queue, c, link);
-		free(c);
-	}
-	vm->nqueued = 0;
+	tpm_vm_drop_queue(vm);
 }
 
 void tpm_backend_load_vm(struct tpm_backend *b, unsigned int requester,
