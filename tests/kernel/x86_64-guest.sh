@@ -13,6 +13,25 @@ failures=0
 pass() { echo "ok - $*"; }
 fail() { echo "not ok - $*"; failures=$((failures + 1)); }
 
+# start_daemon [SOCKET [LOG]]: ioregiond on SOCKET (default $sock), its
+# output in LOG (default /run/daemon.out), its pid in $daemon; waits until
+# it answers.
+start_daemon() {
+	ssock=${1:-$sock} slog=${2:-/run/daemon.out}
+	ioregiond -s "$ssock" >"$slog" 2>&1 &
+	daemon=$!
+	for _ in $(seq 100); do
+		ioregionctl -s "$ssock" status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "ioregiond did not start: $(cat "$slog")"
+	return 1
+}
+
+stop_daemon() {
+	kill "$daemon" && wait "$daemon" || fail "ioregiond exit status $?"
+}
+
 # The series' trace events, recorded while the selftest runs: each kind
 # must show up, and the failure exits the selftest provokes (a
 # non-blocking socket, a closed peer, a short SOCK_SEQPACKET message)
@@ -94,12 +113,8 @@ reopen_checks() {
 	d=/run/reopen
 	mkdir -p $d
 	echo "== libioregion: re-open for forwarding after EEXIST"
-	ioregiond -s $d/control.sock >$d/daemon.out 2>&1 &
-	rdaemon=$!
-	for _ in $(seq 100); do
-		ioregionctl -s $d/control.sock status >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	start_daemon $d/control.sock $d/daemon.out
+	rdaemon=$daemon
 	out=$(reopen_test $d/control.sock)
 	rc=$?
 	[ $rc -eq 0 ] && pass "$out" || fail "reopen_test exited $rc: $out"
@@ -119,12 +134,8 @@ busy_checks() {
 	d=/run/busy
 	mkdir -p $d
 	echo "== QEMU: KVM_EXIT_IOREGIONFD_FAILURE with -EAGAIN keeps the region"
-	ioregiond -s $d/control.sock >$d/daemon.out 2>&1 &
-	rdaemon=$!
-	for _ in $(seq 100); do
-		ioregionctl -s $d/control.sock status >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	start_daemon $d/control.sock $d/daemon.out
+	rdaemon=$daemon
 	timeout 300 /bin/qemu-system-x86_64 -accel kvm -nodefaults \
 		-display none -no-reboot -m 64 -L /share/qemu \
 		-kernel /build/tests/guests/busy-pvh.elf \
@@ -189,12 +200,8 @@ qemu_reconnect_checks() {
 	rsock=$d/control.sock
 	mkdir -p $d
 	echo "== QEMU reconnects to a restarted ioregiond, in-kernel path"
-	ioregiond -s $rsock >$d/daemon1.out 2>&1 &
-	rdaemon=$!
-	for _ in $(seq 100); do
-		ioregionctl -s $rsock status >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	start_daemon $rsock $d/daemon1.out
+	rdaemon=$daemon
 	timeout 300 /bin/qemu-system-x86_64 -accel kvm -nodefaults \
 		-display none -no-reboot -m 64 -L /share/qemu \
 		-kernel /build/tests/guests/reconnect-pvh.elf \
@@ -250,21 +257,6 @@ qemu_reconnect_checks() {
 	wait $rdaemon
 }
 qemu_reconnect_checks
-
-start_daemon() {
-	ioregiond -s "$sock" >/run/daemon.out 2>&1 &
-	daemon=$!
-	for _ in $(seq 100); do
-		ioregionctl -s "$sock" status >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "ioregiond did not start: $(cat /run/daemon.out)"
-	return 1
-}
-
-stop_daemon() {
-	kill "$daemon" && wait "$daemon" || fail "ioregiond exit status $?"
-}
 
 # ns per iteration of a benchmark guest, best of 3
 per_iter() {
