@@ -526,7 +526,7 @@ static const char *table_guest_skip(const struct table_opts *o)
 	if (!o->vmm || !o->guests || !o->boot)
 		return "no --vmm/--guests/--boot-guest given";
 	if (access("/dev/kvm", R_OK | W_OK) < 0)
-		return errno == ENOENT ? "no /dev/kvm on this machine"
+		return errno == ENOENT ? "no /dev/kvm (see the nested rows)"
 				       : "/dev/kvm not accessible";
 	return NULL;
 }

@@ -331,7 +331,8 @@ kernel_x86_userspace() {
 		bench/kread_daemon.bin bench/kpost.bin >/dev/null || return 1
 	cp "$build"/tests/guests/*.bin "$r/build/tests/guests/"
 	cp "$build"/bench/k*.bin "$r/bench/"
-	cp "$kernel_here/x86_64-guest.sh" "$top/tests/integration/kvm_test.sh" \
+	cp "$kernel_here/x86_64-guest.sh" "$kernel_here/x86_64-lib.sh" \
+		"$kernel_here/x86_64-bench.sh" "$top/tests/integration/kvm_test.sh" \
 		"$top/tests/integration/vmm_pending_test.sh" \
 		"$top/scripts/demo-guests" "$r/"
 	kernel_x86_qemu "$r"
