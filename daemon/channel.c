@@ -46,6 +46,18 @@ bool channel_is_open(const struct channel *ch)
 	return ch->region != NULL;
 }
 
+void channel_counters_get(const struct channel *ch,
+			  struct channel_counters *out)
+{
+	struct region *r = ch->region;
+
+	if (r)
+		pthread_mutex_lock(&r->lock);
+	*out = ch->counters;
+	if (r)
+		pthread_mutex_unlock(&r->lock);
+}
+
 /* Starts serving fd for vm's place in region. */
 static int channel_attach(struct channel *ch, struct region *region, int fd)
 {

@@ -98,6 +98,11 @@ unsigned int channel_resume(struct channel *ch, unsigned int in_buf,
 /* Tears the data path down; counters stay. */
 void channel_close(struct channel *ch, const char *why);
 bool channel_is_open(const struct channel *ch);
+/* A copy of ch's counters, taken under its region's lock (the worker
+ * serving it writes them under it): for the main thread, workers going
+ * on. */
+void channel_counters_get(const struct channel *ch,
+			  struct channel_counters *out);
 
 /* The VM's vCPUs stopped: serves every frame already on the socket and
  * sends the responses, then stops reading it. Returns how many frames it

@@ -71,8 +71,9 @@ static void console_read(struct console *c, evutil_socket_t fd)
 	console_feed(c);
 }
 
-/* The console's callbacks touch the device and the client a worker's
- * console_output uses: every worker is held meanwhile. */
+/* Input goes into the device, which workers serve, and may raise its
+ * interrupt (which may create VM records workers look up): every worker
+ * is held meanwhile. */
 static void console_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct console *c = arg;
@@ -113,13 +114,15 @@ static void console_accept(struct console *c, evutil_socket_t fd)
 	log_info("region %s: console client connected", c->r->cfg.name);
 }
 
+/* A new client touches only what a worker's console_output reads, under
+ * the region's lock as that is: no pause. */
 static void console_on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct console *c = arg;
 
-	workers_hold(c->r->d);
+	pthread_mutex_lock(&c->r->lock);
 	console_accept(c, fd);
-	workers_release(c->r->d);
+	pthread_mutex_unlock(&c->r->lock);
 }
 
 static int console_listen(struct console *c, const char *path)
