@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -96,7 +97,7 @@ int channel_open(struct channel *ch, struct region *region, int *peer)
 	struct ioregiond *d = region->d;
 	int sv[2], rc;
 
-	if (channel_is_open(ch))
+	if (channel_reap(ch))
 		return -EBUSY;
 	if (config_region_vm_index(&region->cfg, ch->vm->name) < 0)
 		return -EACCES;
@@ -123,7 +124,7 @@ int channel_open(struct channel *ch, struct region *region, int *peer)
 
 int channel_adopt(struct channel *ch, struct region *region, int fd)
 {
-	if (channel_is_open(ch))
+	if (channel_reap(ch))
 		return -EBUSY;
 	return channel_attach(ch, region, fd);
 }
@@ -471,6 +472,23 @@ int channel_stop(struct channel *ch)
 	event_del(ch->ev);
 	ch->stopped = true;
 	return (int)frames;
+}
+
+bool channel_reap(struct channel *ch)
+{
+	struct pollfd p = { .fd = ch->fd, .events = POLLRDHUP };
+	bool full;
+
+	if (!channel_is_open(ch) || worker_close_queued(ch))
+		return false;
+	/* A stopped one is read again, and its end noticed, by ContVm. */
+	if (ch->stopped || poll(&p, 1, 0) != 1 ||
+	    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return true;
+	/* Hung up: what it sent before is served; the end of it closes. */
+	while (channel_round(ch, &full) > 0)
+		;
+	return channel_is_open(ch);
 }
 
 void channel_cont(struct channel *ch)

@@ -110,6 +110,11 @@ void channel_counters_get(const struct channel *ch,
  * VMM does not read its responses (then it served what it could and goes
  * on running). */
 int channel_stop(struct channel *ch);
+/* On the main thread, the workers paused: whether ch is open, closing
+ * it first when it is dead though the main thread was not told yet (its
+ * worker found it so, or its VMM hung up: what that sent before is
+ * served first). Stopped channels are left to ContVm. */
+bool channel_reap(struct channel *ch);
 /* Reads a stopped channel again, serving what came meanwhile. */
 void channel_cont(struct channel *ch);
 

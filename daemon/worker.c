@@ -352,6 +352,21 @@ void worker_defer_close(struct channel *ch, const char *why)
 	event_active(d->ev_closing, 0, 0);
 }
 
+bool worker_close_queued(struct channel *ch)
+{
+	struct ioregiond *d = ch->vm->d;
+	bool queued;
+
+	if (!d->ev_closing)
+		return false;
+	pthread_mutex_lock(&d->closing_lock);
+	queued = ch->close_queued;
+	pthread_mutex_unlock(&d->closing_lock);
+	if (queued)
+		channel_close(ch, ch->close_why);
+	return queued;
+}
+
 void worker_cancel_close(struct channel *ch)
 {
 	struct ioregiond *d = ch->vm->d;

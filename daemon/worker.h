@@ -94,6 +94,10 @@ bool worker_on_main(void);
 /* On a worker: ch is dead (peer closed, an error); it stops serving it
  * and the main thread closes it, saying why. */
 void worker_defer_close(struct channel *ch, const char *why);
+/* The main thread, ch's worker paused: closes ch now if its worker
+ * found it dead, without waiting for the turn that closes those. Returns
+ * whether it did. */
+bool worker_close_queued(struct channel *ch);
 /* The main thread closes ch itself: a close it was told about goes. */
 void worker_cancel_close(struct channel *ch);
 

@@ -349,6 +349,34 @@ static void test_control_flood_spares_workers(void **state)
 	ioregion_client_free(c0);
 }
 
+/* A VMM that closes its region and opens it again at once, or saves its
+ * VM's state at once, finds it closed, though the worker serving it may
+ * not have told the main thread yet: the main thread looks itself. */
+static void test_closed_channel_seen_at_once(void **state)
+{
+	struct harness_daemon *hd = *state;
+	struct ioregion_client *c0 = harness_connect(hd, "vm0");
+	int m0 = harness_open(c0, "mbox"), memfd, i;
+	uint64_t bytes;
+
+	assert_true(served_by(hd, "vm0", "mbox") >= 1);
+	for (i = 0; i < 50; i++) {
+		harness_write(m0, MBOX_TX, 4, (uint64_t)i);
+		close(m0);
+		/* Not refused as running: its one region saved. */
+		if (i % 2) {
+			assert_int_equal(ioregion_client_save_vm_state(c0, "vm0",
+								       &memfd,
+								       &bytes),
+					 1);
+			close(memfd);
+		}
+		m0 = harness_open(c0, "mbox");
+	}
+	close(m0);
+	ioregion_client_free(c0);
+}
+
 /* One worker is today's daemon: every channel on the main thread. */
 static void test_one_worker_is_the_main_thread(void **state)
 {
@@ -379,6 +407,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mailbox_across_workers,
 						setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_control_flood_spares_workers,
+						setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_closed_channel_seen_at_once,
 						setup_two, teardown),
 		cmocka_unit_test(test_one_worker_is_the_main_thread),
 	};
