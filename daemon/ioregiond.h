@@ -50,7 +50,8 @@ TAILQ_HEAD(channel_list, channel);
 	X(vm_states_loaded)	/* LoadVmState applied */                 \
 	X(vm_states_refused)	/* save, load, stop or take-over refused */ \
 	X(handovers)		/* TakeOver: a VM moved to another VMM */ \
-	X(worker_pauses)	/* a worker paused for the main thread */
+	X(worker_pauses)	/* a worker paused for the main thread */ \
+	X(irqs_lost)		/* edges on a worker to a VM without the region */
 
 struct ioregiond_counters {
 #define IOREGIOND_COUNTER(name) uint64_t name;

@@ -377,6 +377,27 @@ static void test_closed_channel_seen_at_once(void **state)
 	ioregion_client_free(c0);
 }
 
+/* An interrupt raised on a worker to a VM whose VMM opened the line but
+ * never the region is lost (the worker creates no records): counted. */
+static void test_lost_interrupt_counted(void **state)
+{
+	struct harness_daemon *hd = *state;
+	struct ioregion_client *c0 = harness_connect(hd, "vm0");
+	struct ioregion_client *c1 = harness_connect(hd, "vm1");
+	int m0 = harness_open(c0, "mbox"), e1;
+
+	assert_int_equal(ioregion_client_open_irq(c1, MBOX_IRQ, &e1), 0);
+	assert_true(served_by(hd, "vm0", "mbox") >= 1);
+	assert_int_equal(harness_daemon_counter(hd, "irqs_lost"), 0);
+	/* Into vm1's inbox: its line goes up, on vm0's worker. */
+	harness_write(m0, MBOX_TX, 4, 1);
+	assert_int_equal(harness_daemon_counter(hd, "irqs_lost"), 1);
+	close(e1);
+	close(m0);
+	ioregion_client_free(c0);
+	ioregion_client_free(c1);
+}
+
 /* One worker is today's daemon: every channel on the main thread. */
 static void test_one_worker_is_the_main_thread(void **state)
 {
@@ -409,6 +430,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_control_flood_spares_workers,
 						setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_closed_channel_seen_at_once,
+						setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_interrupt_counted,
 						setup_two, teardown),
 		cmocka_unit_test(test_one_worker_is_the_main_thread),
 	};
