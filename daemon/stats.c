@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "console.h"
 #include "region.h"
 #include "stats.h"
 #include "tpm_backend.h"
@@ -73,6 +74,7 @@ static Ior__RegionStats *stats_region(const struct channel *ch)
 			r->dev->ops->stats(r->dev, stats_counter_add, &dev);
 		if (r->tpm)
 			tpm_backend_stats(r->tpm, stats_counter_add, &dev);
+		console_stats(r->console, stats_counter_add, &dev);
 		pthread_mutex_unlock(&r->lock);
 	}
 #define STATS_REGION(name, column) rs->name = counters.name;

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -398,6 +400,51 @@ static void test_lost_interrupt_counted(void **state)
 	ioregion_client_free(c1);
 }
 
+static const char console_config[] =
+	"{\"daemon\": {\"workers\": 2}, \"regions\": ["
+	"{\"name\": \"con\", \"device\": \"uart16550\", \"bus\": \"pio\","
+	" \"address\": 1016, \"size\": 8, \"vms\": [\"vm0\"],"
+	" \"options\": {\"output\": \"none\"},"
+	" \"input\": {\"socket\": \"%s\"}}]}";
+
+/* A console client that reads no more (shut down for reading): what the
+ * UART sends it from a worker fails, and that is counted, not lost
+ * silently. */
+static void test_console_error_on_worker_counted(void **state)
+{
+	struct harness_daemon hd = { 0 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char json[sizeof(console_config) + sizeof(sa.sun_path)];
+	struct ioregion_client *c0;
+	uint64_t errors = 0;
+	int con, client, i;
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof(sa.sun_path),
+		 "/tmp/ioregiond-workers-test-%d.sock", (int)getpid());
+	snprintf(json, sizeof(json), console_config, sa.sun_path);
+	harness_start(&hd, json);
+	c0 = harness_connect(&hd, "vm0");
+	con = harness_open(c0, "con");
+	assert_true(served_by(&hd, "vm0", "con") >= 1);
+	client = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(shutdown(client, SHUT_RD), 0);
+	/* Until the daemon took the client: a byte to THR each time. */
+	for (i = 0; i < 500 && errors == 0; i++) {
+		harness_write(con, 0, 1, 'x');
+		errors = device_counter(&hd, "vm0", "con",
+					"console_output_errors");
+		usleep(10 * 1000);
+	}
+	assert_true(errors >= 1);
+	close(client);
+	close(con);
+	ioregion_client_free(c0);
+	harness_stop(&hd);
+	unlink(sa.sun_path);
+}
+
 /* One worker is today's daemon: every channel on the main thread. */
 static void test_one_worker_is_the_main_thread(void **state)
 {
@@ -433,6 +480,7 @@ int main(void)
 						setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_interrupt_counted,
 						setup_two, teardown),
+		cmocka_unit_test(test_console_error_on_worker_counted),
 		cmocka_unit_test(test_one_worker_is_the_main_thread),
 	};
 
