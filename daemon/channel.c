@@ -13,6 +13,7 @@
 #include "fdstore.h"
 #include "pollset.h"
 #include "region.h"
+#include "regionset.h"
 #include "vm.h"
 #include "worker.h"
 
@@ -50,7 +51,9 @@ bool channel_is_open(const struct channel *ch)
 void channel_counters_get(const struct channel *ch,
 			  struct channel_counters *out)
 {
-	struct region *r = ch->region;
+	/* Closed, its irqs still count under its region's lock (irq.c). */
+	struct region *r = ch->region ? ch->region
+				      : regionset_find(ch->vm->d, ch->region_name);
 
 	if (r)
 		pthread_mutex_lock(&r->lock);

@@ -235,24 +235,30 @@ void workers_free(struct ioregiond *d)
 	d->ev_release = NULL;
 }
 
-/* Pauses w unless this turn did: waits until w acknowledged this very
- * pause, by its number, from inside its loop. */
-static void worker_pause(struct worker *w)
+/* Asks w for a pause unless this turn did; worker_pause_wait waits for
+ * it: asking every worker first, they stop side by side. */
+static void worker_pause_ask(struct worker *w)
 {
-	uint64_t seq;
-
 	if (!w->started || w->paused)
 		return;
 	pthread_mutex_lock(&w->lock);
-	seq = ++w->pause_seq;
+	w->pause_seq++;
 	pthread_mutex_unlock(&w->lock);
 	worker_wake(w);
-	pthread_mutex_lock(&w->lock);
-	while (w->acked_seq != seq)
-		pthread_cond_wait(&w->cond, &w->lock);
-	pthread_mutex_unlock(&w->lock);
 	w->paused = true;
 	w->d->counters.worker_pauses++;
+}
+
+/* Until w acknowledged this very pause, by its number, from inside its
+ * loop. */
+static void worker_pause_wait(struct worker *w)
+{
+	if (!w->paused)
+		return;
+	pthread_mutex_lock(&w->lock);
+	while (w->acked_seq != w->pause_seq)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void worker_resume(struct worker *w)
@@ -276,7 +282,9 @@ void workers_hold(struct ioregiond *d)
 		return;
 	for (i = 0; i < d->nworkers; i++)
 		if (d->workers[i].nchannels > 0)
-			worker_pause(&d->workers[i]);
+			worker_pause_ask(&d->workers[i]);
+	for (i = 0; i < d->nworkers; i++)
+		worker_pause_wait(&d->workers[i]);
 	d->holding = true;
 	/* After every event already due this turn: they share the pause. */
 	event_active(d->ev_release, 0, 0);
@@ -318,8 +326,10 @@ struct worker *worker_place(struct channel *ch, const struct region *r)
 	vm->nplaced++;
 	vm->worker->nchannels++;
 	/* Idle until now, it was left out of this turn's pause. */
-	if (d->holding)
-		worker_pause(vm->worker);
+	if (d->holding) {
+		worker_pause_ask(vm->worker);
+		worker_pause_wait(vm->worker);
+	}
 	return vm->worker;
 }
 
