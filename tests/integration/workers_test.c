@@ -307,7 +307,7 @@ static unsigned long round_trips_with(int fd, struct flood_ctl *ctl, bool on)
 /* A control client pipelining cheap requests leaves a guest on a worker
  * its round trips: requests that touch nothing a worker serves never
  * pause the workers. Ratios measured in the same run, the machine being
- * shared: a half is below what the flood costs in CPU alone (0.7-1.5
+ * shared: a half is below what the flood costs in CPU alone (0.7-1.6
  * measured), above what pausing for each request left (0.3-0.5). */
 static void test_control_flood_spares_workers(void **state)
 {
