@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include "fdstore.h"
 #include "pollset.h"
 #include "region.h"
+#include "regionset.h"
 #include "vm.h"
 #include "worker.h"
 
@@ -44,6 +46,20 @@ void channel_free(struct channel *ch)
 bool channel_is_open(const struct channel *ch)
 {
 	return ch->region != NULL;
+}
+
+void channel_counters_get(const struct channel *ch,
+			  struct channel_counters *out)
+{
+	/* Closed, its irqs still count under its region's lock (irq.c). */
+	struct region *r = ch->region ? ch->region
+				      : regionset_find(ch->vm->d, ch->region_name);
+
+	if (r)
+		pthread_mutex_lock(&r->lock);
+	*out = ch->counters;
+	if (r)
+		pthread_mutex_unlock(&r->lock);
 }
 
 /* Starts serving fd for vm's place in region. */
@@ -84,7 +100,7 @@ int channel_open(struct channel *ch, struct region *region, int *peer)
 	struct ioregiond *d = region->d;
 	int sv[2], rc;
 
-	if (channel_is_open(ch))
+	if (channel_reap(ch))
 		return -EBUSY;
 	if (config_region_vm_index(&region->cfg, ch->vm->name) < 0)
 		return -EACCES;
@@ -111,7 +127,7 @@ int channel_open(struct channel *ch, struct region *region, int *peer)
 
 int channel_adopt(struct channel *ch, struct region *region, int fd)
 {
-	if (channel_is_open(ch))
+	if (channel_reap(ch))
 		return -EBUSY;
 	return channel_attach(ch, region, fd);
 }
@@ -459,6 +475,23 @@ int channel_stop(struct channel *ch)
 	event_del(ch->ev);
 	ch->stopped = true;
 	return (int)frames;
+}
+
+bool channel_reap(struct channel *ch)
+{
+	struct pollfd p = { .fd = ch->fd, .events = POLLRDHUP };
+	bool full;
+
+	if (!channel_is_open(ch) || worker_close_queued(ch))
+		return false;
+	/* A stopped one is read again, and its end noticed, by ContVm. */
+	if (ch->stopped || poll(&p, 1, 0) != 1 ||
+	    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return true;
+	/* Hung up: what it sent before is served; the end of it closes. */
+	while (channel_round(ch, &full) > 0)
+		;
+	return channel_is_open(ch);
 }
 
 void channel_cont(struct channel *ch)

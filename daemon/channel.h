@@ -98,6 +98,11 @@ unsigned int channel_resume(struct channel *ch, unsigned int in_buf,
 /* Tears the data path down; counters stay. */
 void channel_close(struct channel *ch, const char *why);
 bool channel_is_open(const struct channel *ch);
+/* A copy of ch's counters, taken under its region's lock (the worker
+ * serving it writes them under it): for the main thread, workers going
+ * on. */
+void channel_counters_get(const struct channel *ch,
+			  struct channel_counters *out);
 
 /* The VM's vCPUs stopped: serves every frame already on the socket and
  * sends the responses, then stops reading it. Returns how many frames it
@@ -105,6 +110,11 @@ bool channel_is_open(const struct channel *ch);
  * VMM does not read its responses (then it served what it could and goes
  * on running). */
 int channel_stop(struct channel *ch);
+/* On the main thread, the workers paused: whether ch is open, closing
+ * it first when it is dead though the main thread was not told yet (its
+ * worker found it so, or its VMM hung up: what that sent before is
+ * served first). Stopped channels are left to ContVm. */
+bool channel_reap(struct channel *ch);
 /* Reads a stopped channel again, serving what came meanwhile. */
 void channel_cont(struct channel *ch);
 

@@ -26,6 +26,9 @@ struct console {
 	struct event *ev_accept, *ev_read, *ev_feed;
 	uint8_t held[CONSOLE_BUF];	/* read, not yet taken by the device */
 	size_t held_off, held_len;
+	/* Output the client did not get, under the region's lock. */
+	uint64_t output_errors;		/* sends that failed */
+	uint64_t output_dropped;	/* bytes: failed, or no room */
 	struct log_ratelimit ratelimit;
 };
 
@@ -71,8 +74,9 @@ static void console_read(struct console *c, evutil_socket_t fd)
 	console_feed(c);
 }
 
-/* The console's callbacks touch the device and the client a worker's
- * console_output uses: every worker is held meanwhile. */
+/* Input goes into the device, which workers serve, and may raise its
+ * interrupt (which may create VM records workers look up): every worker
+ * is held meanwhile. */
 static void console_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct console *c = arg;
@@ -113,13 +117,15 @@ static void console_accept(struct console *c, evutil_socket_t fd)
 	log_info("region %s: console client connected", c->r->cfg.name);
 }
 
+/* A new client touches only what a worker's console_output reads, under
+ * the region's lock as that is: no pause. */
 static void console_on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct console *c = arg;
 
-	workers_hold(c->r->d);
+	pthread_mutex_lock(&c->r->lock);
 	console_accept(c, fd);
-	workers_release(c->r->d);
+	pthread_mutex_unlock(&c->r->lock);
 }
 
 static int console_listen(struct console *c, const char *path)
@@ -191,6 +197,9 @@ void console_close(struct console *c)
 	free(c);
 }
 
+/* Under the region's lock (a device access). A failed send is counted
+ * and said; the client is the main thread's to drop, so on a worker its
+ * read event sees the same error there. */
 void console_output(void *ctx, const uint8_t *buf, size_t len)
 {
 	struct region *r = ctx;
@@ -200,16 +209,28 @@ void console_output(void *ctx, const uint8_t *buf, size_t len)
 	if (!c || c->client_fd < 0)
 		return;
 	n = send(c->client_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	/* A client is the main thread's to drop: from a worker, its read
-	 * event sees the same error there. */
-	if (n < 0 && errno != EAGAIN && worker_on_main())
-		console_drop_client(c, strerror(errno));
-	else if (n < 0 && errno != EAGAIN)
-		return;
-	else if (n < (ssize_t)len)
+	if (n < 0 && errno != EAGAIN) {
+		c->output_errors++;
+		c->output_dropped += len;
+		log_limited(&c->ratelimit, LOG_WARNING,
+			    "region %s: console client: output lost: %s",
+			    r->cfg.name, strerror(errno));
+		if (worker_on_main())
+			console_drop_client(c, strerror(errno));
+	} else if (n < (ssize_t)len) {
+		c->output_dropped += len - (size_t)(n < 0 ? 0 : n);
 		log_limited(&c->ratelimit, LOG_WARNING,
 			    "region %s: console client too slow, output dropped",
 			    r->cfg.name);
+	}
+}
+
+void console_stats(const struct console *c, device_stat_fn *emit, void *ctx)
+{
+	if (!c)
+		return;
+	emit(ctx, "console_output_errors", c->output_errors);
+	emit(ctx, "console_output_dropped", c->output_dropped);
 }
 
 /* Called from inside a device access: feed from the event loop instead. */

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "device.h"
+
 struct region;
 struct console;
 
@@ -23,5 +25,8 @@ void console_close(struct console *c);
 /* device_host.output and device_host.input_ready; ctx is the region. */
 void console_output(void *ctx, const uint8_t *buf, size_t len);
 void console_input_ready(void *ctx);
+/* Its counters (output lost, bytes dropped), under the region's lock;
+ * nothing when c is NULL. */
+void console_stats(const struct console *c, device_stat_fn *emit, void *ctx);
 
 #endif

@@ -49,7 +49,9 @@ TAILQ_HEAD(channel_list, channel);
 	X(vm_states_saved)	/* SaveVmState answered */                \
 	X(vm_states_loaded)	/* LoadVmState applied */                 \
 	X(vm_states_refused)	/* save, load, stop or take-over refused */ \
-	X(handovers)		/* TakeOver: a VM moved to another VMM */
+	X(handovers)		/* TakeOver: a VM moved to another VMM */ \
+	X(worker_pauses)	/* a worker paused for the main thread */ \
+	X(irqs_lost)		/* edges on a worker to a VM without the region */
 
 struct ioregiond_counters {
 #define IOREGIOND_COUNTER(name) uint64_t name;
@@ -83,6 +85,8 @@ struct ioregiond {
 	struct worker *workers;		/* the threads', nworkers of them */
 	unsigned int nworkers;		/* 0: every channel on main */
 	unsigned int hold_depth;	/* workers_hold nesting */
+	bool holding;			/* workers paused till the turn ends */
+	struct event *ev_release;	/* ends it (workers_resume) */
 	pthread_mutex_t closing_lock;	/* guards closing */
 	struct channel_list closing;	/* found dead by workers */
 	struct event *ev_closing;	/* closes them on the main thread */

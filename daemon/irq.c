@@ -113,15 +113,25 @@ static void irq_line_signal(struct region *r, struct channel *ch,
 
 /* The edge on a worker, which creates nothing: the VM's records and
  * lines are the main thread's to create, and a line no VMM opened yet
- * has nobody to tell (irq_open drops earlier edges anyway). */
+ * has nobody to tell (irq_open drops earlier edges anyway). An open line
+ * of a VM that never opened this region has no channel record to count
+ * it in: the edge is lost, and said so. */
 static void irq_signal_found(struct region *r, unsigned int requester)
 {
 	struct vm *vm = vm_find(r->d, r->cfg.vms[requester]);
 	struct channel *ch = vm ? vm_channel_find(vm, r->cfg.name) : NULL;
 	struct irq_line *l = vm ? irq_line_find(vm, r->cfg.irq) : NULL;
 
-	if (ch && l)
+	if (ch && l) {
 		irq_line_signal(r, ch, l);
+		return;
+	}
+	if (!l)
+		return;
+	ioregiond_count(r->d, irqs_lost);
+	log_limited(&r->irqs_lost, LOG_WARNING,
+		    "region %s: interrupt to VM %s lost: it never opened the region",
+		    r->cfg.name, vm->name);
 }
 
 static void irq_signal(struct region *r, unsigned int requester)

@@ -51,6 +51,7 @@ struct region {
 	 * than the daemon's record); NULL when none. */
 	struct region_saved_channel *saved_channels;
 	struct log_ratelimit save_errors;
+	struct log_ratelimit irqs_lost;	/* under lock, see irq.c */
 };
 
 /* Builds the region and its device; regionset_add() publishes it. With the fd

@@ -168,14 +168,14 @@ static void server_socket_group(struct server *srv)
 	}
 }
 
-/* Holds the workers (worker.h): evicting a pending session drops it. */
+/* No pause (worker.h): sessions are the main thread's alone, and one
+ * evicted has not said hello, so it opened nothing. */
 static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	struct ioregiond *d = srv->d;
 	int c;
 
-	workers_hold(d);
 	for (;;) {
 		c = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (c < 0) {
@@ -195,7 +195,6 @@ static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 		if (session_new(d, c) < 0)
 			log_warn("client setup failed");
 	}
-	workers_release(d);
 }
 
 static void server_on_stop(evutil_socket_t sig, short what, void *arg)

@@ -33,18 +33,14 @@ static void session_unpend(struct session *s)
 	event_del(s->ev_hello);
 }
 
-/* Every callback of a session holds the workers (worker.h): requests,
- * and drops that restart or close channels, touch what they serve. */
+/* No pause (worker.h): a session without hello opened nothing. */
 static void session_on_hello_timeout(evutil_socket_t fd, short what,
 				     void *arg)
 {
 	struct session *s = arg;
-	struct ioregiond *d = s->d;
 
-	workers_hold(d);
-	d->counters.sessions_timed_out++;
+	s->d->counters.sessions_timed_out++;
 	session_drop(s, "no hello in time");
-	workers_release(d);
 }
 
 void session_evict_pending(struct ioregiond *d)
@@ -193,11 +189,15 @@ static void session_drop(struct session *s, const char *why)
 	struct channel *ch;
 
 	/* A VMM gone while its VM was stopped and not taken over: its
-	 * channels are read again, so their end is noticed. */
+	 * channels are read again, so their end is noticed. Workers pause
+	 * only for that. */
 	TAILQ_FOREACH(vm, &s->d->vms, link)
 		TAILQ_FOREACH(ch, &vm->channels, vm_link)
-			if (ch->stopped && ch->opener == s->id)
+			if (ch->stopped && ch->opener == s->id) {
+				workers_hold(s->d);
 				channel_cont(ch);
+				workers_release(s->d);
+			}
 	if (!s->closing)
 		log_info("client %s (pid %d): disconnected: %s",
 			 s->client_name[0] ? s->client_name : "?",
@@ -1075,6 +1075,24 @@ static void session_dispatch(struct session *s, const Ior__ClientMessage *m,
 	session_strike(s, m->id, EBADMSG, why);
 }
 
+/* Whether a request touches what workers serve (channels, regions,
+ * devices, interrupt lines, VM records), so the workers pause for it
+ * (worker.h). Hello, ListRegions and Subscribe read or write what only
+ * the main thread does; Stats copies counters under each region's lock.
+ * Errors for malformed requests touch nothing either. */
+static bool session_touches_workers(Ior__ClientMessage__BodyCase type)
+{
+	switch (type) {
+	case IOR__CLIENT_MESSAGE__BODY_HELLO:
+	case IOR__CLIENT_MESSAGE__BODY_LIST_REGIONS:
+	case IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE:
+	case IOR__CLIENT_MESSAGE__BODY_STATS:
+		return false;
+	default:
+		return true;
+	}
+}
+
 /* fd: a descriptor the packet carried (-1: none), closed here. */
 static void session_handle(struct session *s, const uint8_t *buf, size_t len,
 			   int fd)
@@ -1095,7 +1113,11 @@ static void session_handle(struct session *s, const uint8_t *buf, size_t len,
 	else if (!s->greeted &&
 		 m->body_case != IOR__CLIENT_MESSAGE__BODY_HELLO)
 		session_strike(s, m->id, EPROTO, "the first request must be hello");
-	else
+	else if (session_touches_workers(m->body_case)) {
+		workers_hold(s->d);
+		session_dispatch(s, m, fd);
+		workers_release(s->d);
+	} else
 		session_dispatch(s, m, fd);
 	if (fd >= 0)
 		close(fd);
@@ -1142,29 +1164,23 @@ static void session_read(struct session *s)
 	session_handle(s, buf, (size_t)n, passed);
 }
 
+/* Pauses the workers only for a request that needs it
+ * (session_touches_workers). */
 static void session_on_read(evutil_socket_t fd, short what, void *arg)
 {
-	struct session *s = arg;
-	struct ioregiond *d = s->d;
-
-	workers_hold(d);
-	session_read(s);
-	workers_release(d);
+	session_read(arg);
 }
 
 static void session_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	struct ioregiond *d = s->d;
 	int rc;
 
-	workers_hold(d);
 	rc = session_flush(s);
 	if (s->closing && (rc < 0 || STAILQ_EMPTY(&s->queue)))
 		session_free(s);
 	else if (rc < 0)
 		session_drop(s, strerror(-rc));
-	workers_release(d);
 }
 
 static void session_announce(struct ioregiond *d, const struct region *r,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "console.h"
 #include "region.h"
 #include "stats.h"
 #include "tpm_backend.h"
@@ -52,27 +53,37 @@ static void stats_counters_free(Ior__Counter **items, size_t n)
 	free(items);
 }
 
+/* Read while workers serve: the device's counters are gathered under
+ * the region's lock, as the channel's are copied (channel_counters_get).
+ * What says where ch is served is the main thread's. */
 static Ior__RegionStats *stats_region(const struct channel *ch)
 {
 	Ior__RegionStats *rs = malloc(sizeof(*rs));
 	struct stats_counters dev = { 0 };
+	struct channel_counters counters;
+	struct region *r = ch->region;
 
 	if (!rs)
 		return NULL;
 	ior__region_stats__init(rs);
 	rs->name = (char *)ch->region_name;
-#define STATS_REGION(name, column) rs->name = ch->counters.name;
+	channel_counters_get(ch, &counters);
+	if (r) {
+		pthread_mutex_lock(&r->lock);
+		if (r->dev->ops->stats)
+			r->dev->ops->stats(r->dev, stats_counter_add, &dev);
+		if (r->tpm)
+			tpm_backend_stats(r->tpm, stats_counter_add, &dev);
+		console_stats(r->console, stats_counter_add, &dev);
+		pthread_mutex_unlock(&r->lock);
+	}
+#define STATS_REGION(name, column) rs->name = counters.name;
 	IOREGION_COUNTERS(STATS_REGION)
 #undef STATS_REGION
 	rs->has_irqs = true;	/* optional on the wire: absent before 1.1 */
 	rs->open = channel_is_open(ch);
 	rs->has_worker = rs->open;
 	rs->worker = rs->open ? ch->worker->index : 0;
-	if (ch->region && ch->region->dev->ops->stats)
-		ch->region->dev->ops->stats(ch->region->dev, stats_counter_add,
-					    &dev);
-	if (ch->region && ch->region->tpm)
-		tpm_backend_stats(ch->region->tpm, stats_counter_add, &dev);
 	rs->device = dev.items;
 	rs->n_device = dev.n;
 	if (dev.oom) {
@@ -176,7 +187,9 @@ static int stats_daemon(struct ioregiond *d, Ior__StatsReply *reply)
 
 	stats_counter_add(&out, "sessions", d->nsessions);
 	stats_counter_add(&out, "log_dropped_bytes", log_dropped());
-#define STATS_DAEMON(name) stats_counter_add(&out, #name, c->name);
+	/* Workers count some of them meanwhile (ioregiond_count). */
+#define STATS_DAEMON(name) \
+	stats_counter_add(&out, #name, __atomic_load_n(&c->name, __ATOMIC_RELAXED));
 	IOREGIOND_COUNTERS(STATS_DAEMON)
 #undef STATS_DAEMON
 	reply->daemon = out.items;

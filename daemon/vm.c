@@ -61,9 +61,12 @@ void vm_sum(const struct vm *vm, struct channel_counters *sum)
 {
 	const struct channel *ch;
 
+	struct channel_counters c;
+
 	memset(sum, 0, sizeof(*sum));
 	TAILQ_FOREACH(ch, &vm->channels, vm_link) {
-#define VM_SUM(name, column) sum->name += ch->counters.name;
+		channel_counters_get(ch, &c);
+#define VM_SUM(name, column) sum->name += c.name;
 		IOREGION_COUNTERS(VM_SUM)
 #undef VM_SUM
 	}

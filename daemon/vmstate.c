@@ -29,8 +29,9 @@ struct channel *vmstate_running(struct ioregiond *d, const char *vm)
 
 	if (!v)
 		return NULL;
+	/* channel_reap: one whose VMM is gone does not run. */
 	TAILQ_FOREACH(ch, &v->channels, vm_link)
-		if (channel_is_open(ch) && !ch->stopped)
+		if (channel_reap(ch) && !ch->stopped)
 			return ch;
 	return NULL;
 }

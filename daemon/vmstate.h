@@ -21,7 +21,8 @@
 /* Largest file a load reads: 64 MiB ram regions, a few of them. */
 #define VMSTATE_MAX_BYTES (256ull << 20)
 
-/* A channel of vm that is open and not stopped (its VM runs), or NULL. */
+/* A channel of vm that is open and not stopped (its VM runs), or NULL;
+ * the workers paused (dead channels are closed on the way, channel_reap). */
 struct channel *vmstate_running(struct ioregiond *d, const char *vm);
 /* Whether vm's state may move: to another daemon (other_daemon) no region
  * may be shared with other VMs unless each VM's part stands alone (a

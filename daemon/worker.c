@@ -53,6 +53,14 @@ static void workers_on_closing(evutil_socket_t fd, short what, void *arg)
 	workers_release(d);
 }
 
+/* The end of the loop turn that paused the workers: they go on. */
+static void workers_on_release(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	workers_resume(arg);
+}
+
 int worker_main_init(struct ioregiond *d)
 {
 	struct worker *w = &d->main;
@@ -66,14 +74,18 @@ int worker_main_init(struct ioregiond *d)
 		return -1;
 	}
 	d->ev_closing = event_new(d->base, -1, 0, workers_on_closing, d);
-	if (!d->ev_closing) {
+	d->ev_release = event_new(d->base, -1, 0, workers_on_release, d);
+	if (!d->ev_closing || !d->ev_release) {
 		errno = ENOMEM;
 		return -1;
 	}
 	return pollset_init(w);
 }
 
-/* A message from the main thread: stop, or hold and wait while it holds. */
+/* A message from the main thread: stop, or a pause. A pause is
+ * acknowledged by its number and waited out until that very pause is
+ * released; a next one is taken on a later turn of the loop, through the
+ * pipe, so the channels get a turn between two pauses. */
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -85,12 +97,11 @@ static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&w->lock);
 	if (w->stop)
 		event_base_loopbreak(w->base);
-	if (w->hold) {
-		w->held = true;
+	if (w->pause_seq != w->acked_seq) {
+		w->acked_seq = w->pause_seq;
 		pthread_cond_broadcast(&w->cond);
-		while (w->hold)
+		while (w->released_seq != w->acked_seq)
 			pthread_cond_wait(&w->cond, &w->lock);
-		w->held = false;
 	}
 	pthread_mutex_unlock(&w->lock);
 }
@@ -178,6 +189,7 @@ void workers_stop(struct ioregiond *d)
 {
 	unsigned int i;
 
+	workers_resume(d);
 	for (i = 0; i < d->nworkers; i++) {
 		struct worker *w = &d->workers[i];
 
@@ -218,52 +230,80 @@ void workers_free(struct ioregiond *d)
 	if (d->ev_closing)
 		event_free(d->ev_closing);
 	d->ev_closing = NULL;
+	if (d->ev_release)
+		event_free(d->ev_release);
+	d->ev_release = NULL;
 }
 
+/* Asks w for a pause unless this turn did; worker_pause_wait waits for
+ * it: asking every worker first, they stop side by side. */
+static void worker_pause_ask(struct worker *w)
+{
+	if (!w->started || w->paused)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->pause_seq++;
+	pthread_mutex_unlock(&w->lock);
+	worker_wake(w);
+	w->paused = true;
+	w->d->counters.worker_pauses++;
+}
+
+/* Until w acknowledged this very pause, by its number, from inside its
+ * loop. */
+static void worker_pause_wait(struct worker *w)
+{
+	if (!w->paused)
+		return;
+	pthread_mutex_lock(&w->lock);
+	while (w->acked_seq != w->pause_seq)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void worker_resume(struct worker *w)
+{
+	if (!w->paused)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->released_seq = w->pause_seq;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	w->paused = false;
+}
+
+/* A worker serving no channel has nothing the main thread could touch:
+ * it sleeps on (worker_place pauses it when a channel comes to it). */
 void workers_hold(struct ioregiond *d)
 {
 	unsigned int i;
 
-	if (d->hold_depth++ > 0)
+	if (d->hold_depth++ > 0 || d->holding)
 		return;
-	for (i = 0; i < d->nworkers; i++) {
-		struct worker *w = &d->workers[i];
-
-		if (!w->started)
-			continue;
-		pthread_mutex_lock(&w->lock);
-		w->hold = true;
-		pthread_mutex_unlock(&w->lock);
-		worker_wake(w);
-	}
-	for (i = 0; i < d->nworkers; i++) {
-		struct worker *w = &d->workers[i];
-
-		if (!w->started)
-			continue;
-		pthread_mutex_lock(&w->lock);
-		while (!w->held)
-			pthread_cond_wait(&w->cond, &w->lock);
-		pthread_mutex_unlock(&w->lock);
-	}
+	for (i = 0; i < d->nworkers; i++)
+		if (d->workers[i].nchannels > 0)
+			worker_pause_ask(&d->workers[i]);
+	for (i = 0; i < d->nworkers; i++)
+		worker_pause_wait(&d->workers[i]);
+	d->holding = true;
+	/* After every event already due this turn: they share the pause. */
+	event_active(d->ev_release, 0, 0);
 }
 
 void workers_release(struct ioregiond *d)
 {
+	d->hold_depth--;
+}
+
+void workers_resume(struct ioregiond *d)
+{
 	unsigned int i;
 
-	if (--d->hold_depth > 0)
+	if (d->hold_depth > 0 || !d->holding)
 		return;
-	for (i = 0; i < d->nworkers; i++) {
-		struct worker *w = &d->workers[i];
-
-		if (!w->started)
-			continue;
-		pthread_mutex_lock(&w->lock);
-		w->hold = false;
-		pthread_cond_broadcast(&w->cond);
-		pthread_mutex_unlock(&w->lock);
-	}
+	for (i = 0; i < d->nworkers; i++)
+		worker_resume(&d->workers[i]);
+	d->holding = false;
 }
 
 struct worker *worker_place(struct channel *ch, const struct region *r)
@@ -284,6 +324,12 @@ struct worker *worker_place(struct channel *ch, const struct region *r)
 		best->nvms++;
 	}
 	vm->nplaced++;
+	vm->worker->nchannels++;
+	/* Idle until now, it was left out of this turn's pause. */
+	if (d->holding) {
+		worker_pause_ask(vm->worker);
+		worker_pause_wait(vm->worker);
+	}
 	return vm->worker;
 }
 
@@ -293,6 +339,7 @@ void worker_unplace(struct channel *ch)
 
 	if (ch->worker == &vm->d->main || !vm->worker)
 		return;
+	vm->worker->nchannels--;
 	if (--vm->nplaced == 0) {
 		vm->worker->nvms--;
 		vm->worker = NULL;
@@ -313,6 +360,21 @@ void worker_defer_close(struct channel *ch, const char *why)
 	}
 	pthread_mutex_unlock(&d->closing_lock);
 	event_active(d->ev_closing, 0, 0);
+}
+
+bool worker_close_queued(struct channel *ch)
+{
+	struct ioregiond *d = ch->vm->d;
+	bool queued;
+
+	if (!d->ev_closing)
+		return false;
+	pthread_mutex_lock(&d->closing_lock);
+	queued = ch->close_queued;
+	pthread_mutex_unlock(&d->closing_lock);
+	if (queued)
+		channel_close(ch, ch->close_why);
+	return queued;
 }
 
 void worker_cancel_close(struct channel *ch)

@@ -5,8 +5,11 @@
  * thread. Ownership is by message passing: a worker serves only the
  * channels attached to its loop, and the main thread touches channels,
  * regions, devices and VMs only while it holds every worker (workers_hold:
- * each worker, told through its pipe, acknowledges and waits inside its
- * own loop, so none is in the middle of serving anything). A channel a
+ * each worker serving channels, told through its pipe, acknowledges and
+ * waits inside its own loop, so none is in the middle of serving
+ * anything). Only requests that touch that state pause the workers; the
+ * rest of the control path (Hello, ListRegions, Stats, accepting) reads
+ * what only the main thread writes, or takes a region's lock. A channel a
  * worker finds dead goes back to the main thread to be closed
  * (worker_defer_close). Between workers, a region's lock serializes the
  * entry points of a device that several VMs share (region.h).
@@ -43,10 +46,13 @@ struct worker {
 	bool started;
 	int wake[2];			/* the main thread's messages */
 	struct event *ev_wake;
+	unsigned int nchannels;		/* it serves (main thread's count) */
+	bool paused;			/* in this turn's pause (main's view) */
+	/* Under lock: the pause the main thread asked for last, the one
+	 * the worker waits in (acknowledged), the last one released. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool hold;			/* the main thread wants it held */
-	bool held;			/* it is, waiting in its loop */
+	uint64_t pause_seq, acked_seq, released_seq;
 	bool stop;			/* its loop is to end */
 };
 
@@ -66,9 +72,16 @@ void workers_free(struct ioregiond *d);
 unsigned int workers_default(void);
 
 /* The main thread is about to touch channels, regions or devices: waits
- * until every worker acknowledged it stopped serving. Nests. */
+ * until every worker serving a channel acknowledged it stopped serving.
+ * Nests. Call it only where such state is touched: each pause stalls
+ * every guest on a worker. The pause lasts until the end of the loop
+ * turn (workers_resume, from an event queued behind the turn's others):
+ * whatever else this turn does shares it, and a worker gets a turn of
+ * its own loop between two pauses. */
 void workers_hold(struct ioregiond *d);
 void workers_release(struct ioregiond *d);
+/* Ends the pause now, outside any hold (the end of a turn, a stop). */
+void workers_resume(struct ioregiond *d);
 
 /* The worker to serve ch, placed by VM: the least loaded when the VM has
  * no channel on a worker yet; the main thread for a TPM region's. */
@@ -81,6 +94,10 @@ bool worker_on_main(void);
 /* On a worker: ch is dead (peer closed, an error); it stops serving it
  * and the main thread closes it, saying why. */
 void worker_defer_close(struct channel *ch, const char *why);
+/* The main thread, ch's worker paused: closes ch now if its worker
+ * found it dead, without waiting for the turn that closes those. Returns
+ * whether it did. */
+bool worker_close_queued(struct channel *ch);
 /* The main thread closes ch itself: a close it was told about goes. */
 void worker_cancel_close(struct channel *ch);
 

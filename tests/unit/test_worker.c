@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Worker threads' life and the main thread's hold, on real threads and
  * loops: a daemon stopped right after it started its workers (before they
- * entered their loops: a SIGTERM at start-up) still stops, and a hold
- * returns only once every worker acknowledged it. A stop that hangs is
- * turned into a failure by an alarm. */
+ * entered their loops: a SIGTERM at start-up) still stops, a hold
+ * returns only once every worker serving channels acknowledged that very
+ * pause, the holds of one loop turn share one pause, and a worker without
+ * channels is never woken. A stop that hangs is turned into a failure by
+ * an alarm. */
 #include "autoconfig.h"
 
 #include <setjmp.h>
@@ -53,8 +55,28 @@ static void test_stop_right_after_start(void **state)
 	}
 }
 
-/* A hold waits for both workers; nested holds and a release let them go;
- * they stop afterwards as usual. */
+/* Ends the loop turn: the pause of its holds ends with it. */
+static void end_turn(struct ioregiond *d)
+{
+	event_base_loop(d->base, EVLOOP_NONBLOCK);
+}
+
+/* Whether w is waiting in the pause the main thread asked for last. */
+static bool acked(struct worker *w)
+{
+	bool yes;
+
+	pthread_mutex_lock(&w->lock);
+	yes = w->acked_seq == w->pause_seq;
+	pthread_mutex_unlock(&w->lock);
+	return yes;
+}
+
+/* A hold waits for both workers (each serving a channel: the count is
+ * all that matters); nested holds and every other hold of the same turn
+ * share the pause, the end of the turn lets them go, and the next turn's
+ * hold is a new pause, acknowledged by its number. They stop afterwards
+ * as usual. */
 static void test_hold_and_release(void **state)
 {
 	struct ioregiond d;
@@ -62,14 +84,39 @@ static void test_hold_and_release(void **state)
 
 	(void)state;
 	start(&d);
+	d.workers[0].nchannels = d.workers[1].nchannels = 1;
 	for (i = 0; i < 100; i++) {
 		workers_hold(&d);
-		assert_true(d.workers[0].held && d.workers[1].held);
+		assert_true(d.workers[0].paused && d.workers[1].paused);
+		assert_true(acked(&d.workers[0]) && acked(&d.workers[1]));
 		workers_hold(&d);
 		workers_release(&d);
 		workers_release(&d);
+		workers_hold(&d);
+		workers_release(&d);
+		assert_int_equal(d.workers[0].pause_seq, i + 1);
+		end_turn(&d);
+		assert_false(d.workers[0].paused || d.workers[1].paused);
 	}
 	assert_int_equal(d.hold_depth, 0);
+	assert_int_equal(d.counters.worker_pauses, 200);
+	finish(&d);
+}
+
+/* A worker serving no channel sleeps through holds. */
+static void test_idle_worker_not_paused(void **state)
+{
+	struct ioregiond d;
+
+	(void)state;
+	start(&d);
+	d.workers[1].nchannels = 1;
+	workers_hold(&d);
+	assert_false(d.workers[0].paused);
+	assert_int_equal(d.workers[0].pause_seq, 0);
+	assert_true(d.workers[1].paused);
+	workers_release(&d);
+	end_turn(&d);
 	finish(&d);
 }
 
@@ -85,6 +132,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stop_right_after_start),
 		cmocka_unit_test(test_hold_and_release),
+		cmocka_unit_test(test_idle_worker_not_paused),
 		cmocka_unit_test(test_default_is_capped),
 	};
 
