@@ -488,9 +488,23 @@ bool channel_reap(struct channel *ch)
 	if (ch->stopped || poll(&p, 1, 0) != 1 ||
 	    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
 		return true;
-	/* Hung up: what it sent before is served; the end of it closes. */
-	while (channel_round(ch, &full) > 0)
-		;
+	/* Hung up: what it sent before is served, each round's responses
+	 * sent before the next is read (out holds one round); the end of it
+	 * closes. Responses it does not read close it now: it hung up. */
+	for (;;) {
+		if (ch->waiting_to_write) {
+			int rc = channel_send(ch);
+
+			if (rc <= 0) {
+				channel_close(ch, rc < 0 ? strerror(errno) :
+					      "hung up with responses unread");
+				return false;
+			}
+			channel_wait_writable(ch, false);
+		}
+		if (channel_round(ch, &full) <= 0)
+			break;
+	}
 	return channel_is_open(ch);
 }
 
