@@ -408,12 +408,13 @@ static void flood_measure(struct harness_daemon *hd, enum flood_kind kind,
 	ioregion_client_free(c0);
 }
 
-/* The pause budget: at most one pause per gap on each of the 2 workers,
- * and a few for the measurement's own connections. */
+/* The pause budget: at most one pause per gap of the one worker serving
+ * a channel (vm0's), and a few for the measurement's own connections.
+ * Pausing for each request, 13784 were counted here in 1.5 s of a
+ * ContVm flood, 4106 of a churn; within the budget, 150-230. */
 static void assert_pause_budget(const struct flood_result *res)
 {
-	assert_true(res->pauses <= 2 * (res->elapsed_us / PAUSE_GAP_US + 1) +
-				   10);
+	assert_true(res->pauses <= res->elapsed_us / PAUSE_GAP_US + 10);
 }
 
 /* A control client pipelining cheap requests leaves a guest on a worker
