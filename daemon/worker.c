@@ -284,6 +284,12 @@ void workers_stop(struct ioregiond *d)
 {
 	unsigned int i;
 
+	/* What waits for a slot is done before the threads end: a request
+	 * read is answered, also when the daemon stops. */
+	if (!TAILQ_EMPTY(&d->jobs)) {
+		workers_hold(d);
+		workers_release(d);
+	}
 	workers_resume(d);
 	for (i = 0; i < d->nworkers; i++) {
 		struct worker *w = &d->workers[i];

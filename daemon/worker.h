@@ -64,7 +64,8 @@ int worker_main_init(struct ioregiond *d);
 int workers_init(struct ioregiond *d, unsigned int n);
 /* Starts their threads; channels attached before are served from now. */
 int workers_start(struct ioregiond *d);
-/* Stops and joins the threads; their loops stay for channel_close. */
+/* Runs deferred work, then stops and joins the threads; their loops
+ * stay for channel_close. */
 void workers_stop(struct ioregiond *d);
 /* Frees the loops, after every channel closed. */
 void workers_free(struct ioregiond *d);
