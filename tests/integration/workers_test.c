@@ -39,6 +39,7 @@
 
 #define MBOX_TX 0x10
 #define MBOX_RX 0x18
+#define MBOX_RX_FROM 0x20
 #define MBOX_DEPTH 0x24
 #define MBOX_STATUS 0x28
 #define MBOX_DEST_FULL 0x4u
@@ -557,7 +558,9 @@ static unsigned long stuff_reads(int fd)
 	for (i = 0; i < 64; i++) {
 		cmd[i].cmd = IOREGION_CMD_READ;
 		cmd[i].info = IOREGION_SIZE_4 | IOREGION_INFO_RESP;
-		cmd[i].offset = MBOX_STATUS;
+		/* 0xffffffff with the inbox empty: a response written
+		 * past out (the struct's out_len next) shows. */
+		cmd[i].offset = MBOX_RX_FROM;
 	}
 	while (now_us() - idle_since < 200 * 1000) {
 		n = write(fd, cmd, sizeof(cmd));
