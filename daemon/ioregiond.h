@@ -77,7 +77,8 @@ struct ioregiond {
 	struct ioregiond_counters counters;
 	notify_fn *notify;		/* the listener of notify.h */
 	struct fdstore fdstore;
-	struct event *ev_save;		/* saves the daemon's state, see restart.h */
+	struct worker_job save_job;	/* saves the daemon's state, see
+					 * restart.h; run NULL: store off */
 	struct stateslot *state;	/* the daemon's, while the store is on */
 	struct log_ratelimit refusals;	/* access refusals logged */
 	int poll_us;			/* --poll-us, or -1: the config's */
@@ -87,6 +88,9 @@ struct ioregiond {
 	unsigned int hold_depth;	/* workers_hold nesting */
 	bool holding;			/* workers paused till the turn ends */
 	struct event *ev_release;	/* ends it (workers_resume) */
+	uint64_t pause_end_us;		/* the last pause ended (monotonic) */
+	TAILQ_HEAD(, worker_job) jobs;	/* deferred to the next pause */
+	struct event *ev_slot;		/* the next pause slot: runs them */
 	pthread_mutex_t closing_lock;	/* guards closing */
 	struct channel_list closing;	/* found dead by workers */
 	struct event *ev_closing;	/* closes them on the main thread */
@@ -98,11 +102,12 @@ struct ioregiond {
 	__atomic_fetch_add(&(d)->counters.name, 1, __ATOMIC_RELAXED)
 
 /* Sessions, channels or interrupt lines came or went: the daemon's saved
- * state is written again once the current event is handled. */
+ * state is written again in this turn's pause, or the next slot's
+ * (worker.h): a churn of clients costs no more pauses than the budget. */
 static inline void ioregiond_state_changed(struct ioregiond *d)
 {
-	if (d->ev_save)
-		event_active(d->ev_save, 0, 0);
+	if (d->save_job.run)
+		workers_defer(d, &d->save_job);
 }
 
 /* Regions or clients came or went: the STATUS= line systemd shows is

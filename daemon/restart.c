@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,12 +227,12 @@ void restart_save(struct ioregiond *d)
 	}
 }
 
-static void restart_on_save(evutil_socket_t fd, short what, void *arg)
+/* Deferred (ioregiond_state_changed), it runs in a pause: the channels'
+ * and devices' state is read with no worker serving. */
+static void restart_on_save(struct worker_job *job)
 {
-	/* The channels' and devices' state, read with no worker serving. */
-	workers_hold(arg);
-	restart_save(arg);
-	workers_release(arg);
+	restart_save((struct ioregiond *)((char *)job -
+					  offsetof(struct ioregiond, save_job)));
 }
 
 /* The record a previous daemon left, mapped into d->state; -1 when there
@@ -603,7 +604,7 @@ int restart_apply(struct ioregiond *d, struct config *cfg,
 		}
 		fdstore_add(&d->fdstore, d->state->fd, FDSTORE_PREFIX "state");
 	}
-	d->ev_save = event_new(d->base, -1, 0, restart_on_save, d);
+	d->save_job.run = restart_on_save;
 	restart_save(d);
 	return 0;
 }
@@ -623,9 +624,8 @@ void restart_keep(struct ioregiond *d)
 
 void restart_free(struct ioregiond *d)
 {
-	if (d->ev_save)
-		event_free(d->ev_save);
-	d->ev_save = NULL;
+	workers_cancel(d, &d->save_job);
+	d->save_job.run = NULL;
 	if (d->state) {
 		stateslot_close(d->state);
 		free(d->state);

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 static void session_on_read(evutil_socket_t fd, short what, void *arg);
 static void session_on_write(evutil_socket_t fd, short what, void *arg);
 static void session_drop(struct session *s, const char *why);
+static void session_run_stash(struct worker_job *job);
 
 /* Longest Error message sent; longer ones are cut at a line. */
 #define SESSION_ERROR_MAX (IOR_CONTROL_MAX_PACKET - 1024)
@@ -65,6 +67,8 @@ static struct session *session_setup(struct ioregiond *d, int fd)
 		return NULL;
 	s->d = d;
 	s->fd = fd;
+	s->stash_fd = -1;
+	s->job.run = session_run_stash;
 	STAILQ_INIT(&s->queue);
 	if (access_read_peer(fd, &s->peer) < 0)
 		goto fail;
@@ -152,10 +156,24 @@ struct session *session_adopt(struct ioregiond *d, int fd, uint64_t id,
 	return s;
 }
 
+/* A request deferred and never run. */
+static void session_unstash(struct session *s)
+{
+	if (!s->stash)
+		return;
+	workers_cancel(s->d, &s->job);
+	if (s->stash_fd >= 0)
+		close(s->stash_fd);
+	ior__client_message__free_unpacked(s->stash, NULL);
+	s->stash = NULL;
+	s->stash_fd = -1;
+}
+
 void session_free(struct session *s)
 {
 	struct session_packet *p;
 
+	session_unstash(s);
 	while ((p = STAILQ_FIRST(&s->queue))) {
 		STAILQ_REMOVE_HEAD(&s->queue, link);
 		if (p->fd >= 0)
@@ -441,6 +459,14 @@ static const char *session_scope(struct session *s, const char *vm_name,
 		return s->vm_name;
 	*denied = !s->admin;
 	return NULL;
+}
+
+/* Whether session_scope would name a VM for vm_name, refusing nothing. */
+static bool session_in_scope(const struct session *s, const char *vm_name)
+{
+	if (vm_name && vm_name[0])
+		return s->admin || strcmp(vm_name, s->vm_name) == 0;
+	return s->vm_name[0] != '\0';
 }
 
 /* Fills desc with pointers into r; valid while r lives. */
@@ -1075,22 +1101,89 @@ static void session_dispatch(struct session *s, const Ior__ClientMessage *m,
 	session_strike(s, m->id, EBADMSG, why);
 }
 
-/* Whether a request touches what workers serve (channels, regions,
- * devices, interrupt lines, VM records), so the workers pause for it
- * (worker.h). Hello, ListRegions and Subscribe read or write what only
- * the main thread does; Stats copies counters under each region's lock.
- * Errors for malformed requests touch nothing either. */
-static bool session_touches_workers(Ior__ClientMessage__BodyCase type)
+/* Whether a request the session may make touches what workers serve
+ * (channels, regions, devices, interrupt lines, VM records), so the
+ * workers pause for it (worker.h). Every other type, an unknown one
+ * included, touches nothing: Hello, ListRegions and Subscribe read or
+ * write what only the main thread does; Stats copies counters under each
+ * region's lock. Refusals found without looking at that state (scope,
+ * admin rights) need no pause either. */
+static bool session_needs_pause(const struct session *s,
+				const Ior__ClientMessage *m)
 {
-	switch (type) {
-	case IOR__CLIENT_MESSAGE__BODY_HELLO:
-	case IOR__CLIENT_MESSAGE__BODY_LIST_REGIONS:
-	case IOR__CLIENT_MESSAGE__BODY_SUBSCRIBE:
-	case IOR__CLIENT_MESSAGE__BODY_STATS:
-		return false;
+	switch (m->body_case) {
+	case IOR__CLIENT_MESSAGE__BODY_OPEN_REGION:
+	case IOR__CLIENT_MESSAGE__BODY_CLOSE_REGION:
+	case IOR__CLIENT_MESSAGE__BODY_OPEN_IRQ:
+		return s->vm_name[0] != '\0';
+	case IOR__CLIENT_MESSAGE__BODY_RESET_VM:
+		return session_in_scope(s, m->reset_vm->vm_name);
+	case IOR__CLIENT_MESSAGE__BODY_STOP_VM:
+		return session_in_scope(s, m->stop_vm->vm_name);
+	case IOR__CLIENT_MESSAGE__BODY_CONT_VM:
+		return session_in_scope(s, m->cont_vm->vm_name);
+	case IOR__CLIENT_MESSAGE__BODY_CHECK_MIGRATION:
+		return session_in_scope(s, m->check_migration->vm_name);
+	case IOR__CLIENT_MESSAGE__BODY_SAVE_VM_STATE:
+		return session_in_scope(s, m->save_vm_state->vm_name);
+	case IOR__CLIENT_MESSAGE__BODY_LOAD_VM_STATE:
+		return session_in_scope(s, m->load_vm_state->vm_name);
+	case IOR__CLIENT_MESSAGE__BODY_TAKE_OVER:
+		return s->incoming;
+	case IOR__CLIENT_MESSAGE__BODY_RELOAD:
+	case IOR__CLIENT_MESSAGE__BODY_PLUG:
+	case IOR__CLIENT_MESSAGE__BODY_UNPLUG:
+		return s->admin;
 	default:
-		return true;
+		return false;
 	}
+}
+
+/* Serves m under a pause if it needs one; fd: what it carried, or -1.
+ * Takes both. */
+static void session_serve(struct session *s, Ior__ClientMessage *m, int fd)
+{
+	if (!session_needs_pause(s, m)) {
+		session_dispatch(s, m, fd);
+	} else if (workers_may_pause(s->d)) {
+		workers_hold(s->d);
+		session_dispatch(s, m, fd);
+		workers_release(s->d);
+	} else {
+		/* Too soon after the last pause: it waits for the next
+		 * slot, and so does whatever the client sends after it. */
+		s->stash = m;
+		s->stash_fd = fd;
+		event_del(s->ev_read);
+		workers_defer(s->d, &s->job);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	ior__client_message__free_unpacked(m, NULL);
+}
+
+/* The slot came (the workers are held): the stashed request is served,
+ * and the session reads again. */
+static void session_run_stash(struct worker_job *job)
+{
+	struct session *s = (struct session *)((char *)job -
+					       offsetof(struct session, job));
+	Ior__ClientMessage *m = s->stash;
+	int fd = s->stash_fd;
+
+	s->stash = NULL;
+	s->stash_fd = -1;
+	if (!s->closing) {
+		workers_hold(s->d);
+		session_dispatch(s, m, fd);
+		workers_release(s->d);
+	}
+	if (fd >= 0)
+		close(fd);
+	ior__client_message__free_unpacked(m, NULL);
+	if (!s->closing)
+		event_add(s->ev_read, NULL);
 }
 
 /* fd: a descriptor the packet carried (-1: none), closed here. */
@@ -1113,12 +1206,10 @@ static void session_handle(struct session *s, const uint8_t *buf, size_t len,
 	else if (!s->greeted &&
 		 m->body_case != IOR__CLIENT_MESSAGE__BODY_HELLO)
 		session_strike(s, m->id, EPROTO, "the first request must be hello");
-	else if (session_touches_workers(m->body_case)) {
-		workers_hold(s->d);
-		session_dispatch(s, m, fd);
-		workers_release(s->d);
-	} else
-		session_dispatch(s, m, fd);
+	else {
+		session_serve(s, m, fd);
+		return;
+	}
 	if (fd >= 0)
 		close(fd);
 	ior__client_message__free_unpacked(m, NULL);
@@ -1165,7 +1256,7 @@ static void session_read(struct session *s)
 }
 
 /* Pauses the workers only for a request that needs it
- * (session_touches_workers). */
+ * (session_needs_pause), within the budget (worker.h). */
 static void session_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	session_read(arg);

@@ -50,6 +50,11 @@ struct session {
 	unsigned int strikes;
 	STAILQ_HEAD(, session_packet) queue;
 	unsigned int queued;
+	/* A request that waits for the next pause slot (worker.h), with
+	 * the fd it carried; reading stops till it ran, to keep the order. */
+	Ior__ClientMessage *stash;
+	int stash_fd;
+	struct worker_job job;
 };
 
 /* Takes ownership of an accepted connection. */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
@@ -61,6 +62,98 @@ static void workers_on_release(evutil_socket_t fd, short what, void *arg)
 	workers_resume(arg);
 }
 
+static uint64_t workers_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* No worker serves a channel: a pause would stop nothing. */
+static bool workers_idle(const struct ioregiond *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nworkers; i++)
+		if (d->workers[i].nchannels > 0)
+			return false;
+	return true;
+}
+
+bool workers_may_pause(struct ioregiond *d)
+{
+	return d->holding || workers_idle(d) ||
+	       workers_now_us() - d->pause_end_us >= WORKERS_PAUSE_GAP_US;
+}
+
+/* In the order deferred; what a job defers while they run runs too. */
+static void workers_run_jobs(struct ioregiond *d)
+{
+	struct worker_job *job;
+
+	while ((job = TAILQ_FIRST(&d->jobs))) {
+		TAILQ_REMOVE(&d->jobs, job, link);
+		job->queued = false;
+		job->run(job);
+	}
+}
+
+/* The slot for the jobs: this turn if a pause may start now, else a
+ * timer at the end of the gap. */
+static void workers_arm_slot(struct ioregiond *d)
+{
+	uint64_t since = workers_now_us() - d->pause_end_us;
+	struct timeval tv = { 0, 0 };
+
+	if (workers_may_pause(d)) {
+		event_active(d->ev_slot, EV_TIMEOUT, 0);
+		return;
+	}
+	if (evtimer_pending(d->ev_slot, NULL))
+		return;
+	tv.tv_usec = (suseconds_t)(WORKERS_PAUSE_GAP_US - since);
+	evtimer_add(d->ev_slot, &tv);
+}
+
+/* One pause for every job deferred till now. A pause taken since (the
+ * jobs ran in it) leaves nothing; one ended since moves the slot. */
+static void workers_on_slot(evutil_socket_t fd, short what, void *arg)
+{
+	struct ioregiond *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (TAILQ_EMPTY(&d->jobs))
+		return;
+	if (!workers_may_pause(d)) {
+		workers_arm_slot(d);
+		return;
+	}
+	workers_hold(d);
+	workers_run_jobs(d);
+	workers_release(d);
+}
+
+void workers_defer(struct ioregiond *d, struct worker_job *job)
+{
+	if (job->queued)
+		return;
+	job->queued = true;
+	TAILQ_INSERT_TAIL(&d->jobs, job, link);
+	/* Held: workers_resume runs it before the workers go on. */
+	if (!d->holding)
+		workers_arm_slot(d);
+}
+
+void workers_cancel(struct ioregiond *d, struct worker_job *job)
+{
+	if (!job->queued)
+		return;
+	TAILQ_REMOVE(&d->jobs, job, link);
+	job->queued = false;
+}
+
 int worker_main_init(struct ioregiond *d)
 {
 	struct worker *w = &d->main;
@@ -69,13 +162,15 @@ int worker_main_init(struct ioregiond *d)
 	w->index = 0;
 	w->base = d->base;
 	TAILQ_INIT(&d->closing);
+	TAILQ_INIT(&d->jobs);
 	if (pthread_mutex_init(&d->closing_lock, NULL) != 0) {
 		errno = ENOMEM;
 		return -1;
 	}
 	d->ev_closing = event_new(d->base, -1, 0, workers_on_closing, d);
 	d->ev_release = event_new(d->base, -1, 0, workers_on_release, d);
-	if (!d->ev_closing || !d->ev_release) {
+	d->ev_slot = evtimer_new(d->base, workers_on_slot, d);
+	if (!d->ev_closing || !d->ev_release || !d->ev_slot) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -189,6 +284,12 @@ void workers_stop(struct ioregiond *d)
 {
 	unsigned int i;
 
+	/* What waits for a slot is done before the threads end: a request
+	 * read is answered, also when the daemon stops. */
+	if (!TAILQ_EMPTY(&d->jobs)) {
+		workers_hold(d);
+		workers_release(d);
+	}
 	workers_resume(d);
 	for (i = 0; i < d->nworkers; i++) {
 		struct worker *w = &d->workers[i];
@@ -233,6 +334,9 @@ void workers_free(struct ioregiond *d)
 	if (d->ev_release)
 		event_free(d->ev_release);
 	d->ev_release = NULL;
+	if (d->ev_slot)
+		event_free(d->ev_slot);
+	d->ev_slot = NULL;
 }
 
 /* Asks w for a pause unless this turn did; worker_pause_wait waits for
@@ -261,15 +365,17 @@ static void worker_pause_wait(struct worker *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void worker_resume(struct worker *w)
+/* Whether w was paused. */
+static bool worker_resume(struct worker *w)
 {
 	if (!w->paused)
-		return;
+		return false;
 	pthread_mutex_lock(&w->lock);
 	w->released_seq = w->pause_seq;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	w->paused = false;
+	return true;
 }
 
 /* A worker serving no channel has nothing the main thread could touch:
@@ -297,12 +403,17 @@ void workers_release(struct ioregiond *d)
 
 void workers_resume(struct ioregiond *d)
 {
+	bool paused = false;
 	unsigned int i;
 
 	if (d->hold_depth > 0 || !d->holding)
 		return;
+	workers_run_jobs(d);
 	for (i = 0; i < d->nworkers; i++)
-		worker_resume(&d->workers[i]);
+		paused |= worker_resume(&d->workers[i]);
+	/* The gap counts from here: workers get it whole. */
+	if (paused)
+		d->pause_end_us = workers_now_us();
 	d->holding = false;
 }
 

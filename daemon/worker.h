@@ -64,7 +64,8 @@ int worker_main_init(struct ioregiond *d);
 int workers_init(struct ioregiond *d, unsigned int n);
 /* Starts their threads; channels attached before are served from now. */
 int workers_start(struct ioregiond *d);
-/* Stops and joins the threads; their loops stay for channel_close. */
+/* Runs deferred work, then stops and joins the threads; their loops
+ * stay for channel_close. */
 void workers_stop(struct ioregiond *d);
 /* Frees the loops, after every channel closed. */
 void workers_free(struct ioregiond *d);
@@ -80,8 +81,34 @@ unsigned int workers_default(void);
  * its own loop between two pauses. */
 void workers_hold(struct ioregiond *d);
 void workers_release(struct ioregiond *d);
-/* Ends the pause now, outside any hold (the end of a turn, a stop). */
+/* Ends the pause now, outside any hold (the end of a turn, a stop);
+ * deferred work (workers_defer) runs first, sharing it. */
 void workers_resume(struct ioregiond *d);
+
+/* The pause budget: a pause starts at least WORKERS_PAUSE_GAP_US after
+ * the last one ended, whatever clients send, so workers keep most of
+ * their time (a pause costs tens of µs). Work that needs a pause and
+ * comes sooner is deferred to the next slot, where one pause runs all
+ * of it. */
+#define WORKERS_PAUSE_GAP_US 1000
+
+/* Work deferred to the next pause: run(job) is called with the workers
+ * held, in the order deferred. */
+struct worker_job {
+	TAILQ_ENTRY(worker_job) link;
+	void (*run)(struct worker_job *job);
+	bool queued;
+};
+
+/* Whether a pause may start now: one is held this turn, none would stop
+ * a worker, or the last ended a gap ago. */
+bool workers_may_pause(struct ioregiond *d);
+/* Runs job under the turn's pause if one is held, else at the next slot
+ * (this turn when workers_may_pause). Deferring a queued job again does
+ * nothing. */
+void workers_defer(struct ioregiond *d, struct worker_job *job);
+/* Unqueues job, if queued. */
+void workers_cancel(struct ioregiond *d, struct worker_job *job);
 
 /* The worker to serve ch, placed by VM: the least loaded when the VM has
  * no channel on a worker yet; the main thread for a TPM region's. */
