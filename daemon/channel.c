@@ -482,7 +482,7 @@ bool channel_reap(struct channel *ch)
 	struct pollfd p = { .fd = ch->fd, .events = POLLRDHUP };
 	bool full;
 
-	if (!channel_is_open(ch) || worker_close_queued(ch))
+	if (!channel_is_open(ch) || worker_close_if_queued(ch))
 		return false;
 	/* A stopped one is read again, and its end noticed, by ContVm. */
 	if (ch->stopped || poll(&p, 1, 0) != 1 ||

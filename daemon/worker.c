@@ -473,7 +473,7 @@ void worker_defer_close(struct channel *ch, const char *why)
 	event_active(d->ev_closing, 0, 0);
 }
 
-bool worker_close_queued(struct channel *ch)
+bool worker_close_if_queued(struct channel *ch)
 {
 	struct ioregiond *d = ch->vm->d;
 	bool queued;

@@ -124,7 +124,7 @@ void worker_defer_close(struct channel *ch, const char *why);
 /* The main thread, ch's worker paused: closes ch now if its worker
  * found it dead, without waiting for the turn that closes those. Returns
  * whether it did. */
-bool worker_close_queued(struct channel *ch);
+bool worker_close_if_queued(struct channel *ch);
 /* The main thread closes ch itself: a close it was told about goes. */
 void worker_cancel_close(struct channel *ch);
 
