@@ -144,9 +144,18 @@ static void irq_signal(struct region *r, unsigned int requester)
 		irq_signal_found(r, requester);
 		return;
 	}
-	vm = vm_get(r->d, r->cfg.vms[requester]);
-	ch = vm ? vm_channel(vm, r->cfg.name) : NULL;
-	l = vm ? irq_line_get(vm, r->cfg.irq) : NULL;
+	vm = vm_find(r->d, r->cfg.vms[requester]);
+	ch = vm ? vm_channel_find(vm, r->cfg.name) : NULL;
+	l = vm ? irq_line_find(vm, r->cfg.irq) : NULL;
+	if (!ch || !l) {
+		/* Creating records and lines the workers look up (a TPM's
+		 * edge, served here, may be the first): not while they run. */
+		workers_hold(r->d);
+		vm = vm_get(r->d, r->cfg.vms[requester]);
+		ch = vm ? vm_channel(vm, r->cfg.name) : NULL;
+		l = vm ? irq_line_get(vm, r->cfg.irq) : NULL;
+		workers_release(r->d);
+	}
 	if (!ch || !l) {
 		log_warn("region %s: interrupt to VM %s lost: out of memory",
 			 r->cfg.name, r->cfg.vms[requester]);
