@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
@@ -62,14 +61,6 @@ static void workers_on_release(evutil_socket_t fd, short what, void *arg)
 	workers_resume(arg);
 }
 
-static uint64_t workers_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* No worker serves a channel: a pause would stop nothing. */
 static bool workers_idle(const struct ioregiond *d)
 {
@@ -84,7 +75,7 @@ static bool workers_idle(const struct ioregiond *d)
 bool workers_may_pause(struct ioregiond *d)
 {
 	return d->holding || workers_idle(d) ||
-	       workers_now_us() - d->pause_end_us >= WORKERS_PAUSE_GAP_US;
+	       pollset_now_ns() / 1000 - d->pause_end_us >= WORKERS_PAUSE_GAP_US;
 }
 
 /* In the order deferred; what a job defers while they run runs too. */
@@ -103,7 +94,7 @@ static void workers_run_jobs(struct ioregiond *d)
  * timer at the end of the gap. */
 static void workers_arm_slot(struct ioregiond *d)
 {
-	uint64_t since = workers_now_us() - d->pause_end_us;
+	uint64_t since = pollset_now_ns() / 1000 - d->pause_end_us;
 	struct timeval tv = { 0, 0 };
 
 	if (workers_may_pause(d)) {
@@ -413,7 +404,7 @@ void workers_resume(struct ioregiond *d)
 		paused |= worker_resume(&d->workers[i]);
 	/* The gap counts from here: workers get it whole. */
 	if (paused)
-		d->pause_end_us = workers_now_us();
+		d->pause_end_us = pollset_now_ns() / 1000;
 	d->holding = false;
 }
 
