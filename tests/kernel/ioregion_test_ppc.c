@@ -928,9 +928,12 @@ static void test_signal_resume(void)
 	dev_stop(dev);
 }
 
-/* The failure exit in @run describes the 4-byte access at @gpa exactly. */
+/*
+ * The failure exit in @run describes the 4-byte access at @gpa exactly,
+ * and whether its command had been sent (@want_flags).
+ */
 static bool failure_exit_ok(struct kvm_run *run, uint64_t gpa, bool is_write,
-			    int want_error)
+			    int want_error, unsigned int want_flags)
 {
 	bool ok = run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE &&
 		  run->ioregion_failure.gpa == gpa &&
@@ -939,30 +942,31 @@ static bool failure_exit_ok(struct kvm_run *run, uint64_t gpa, bool is_write,
 		  !run->ioregion_failure.is_pio &&
 		  run->ioregion_failure.user_data ==
 		  region_user_data(MMIO_GPA) &&
-		  !run->ioregion_failure.pad[0] &&
-		  !run->ioregion_failure.pad[1] &&
+		  run->ioregion_failure.flags == want_flags &&
 		  !run->ioregion_failure.reserved &&
 		  failure_data(run) == (is_write ? 0x77 : 0) &&
 		  run->ioregion_failure.error == want_error;
 
 	if (!ok)
-		ksft_print_msg("exit %u gpa %#llx len %u write %u error %d user_data %#llx\n",
+		ksft_print_msg("exit %u gpa %#llx len %u write %u error %d flags %#x user_data %#llx\n",
 			       run->exit_reason,
 			       (unsigned long long)run->ioregion_failure.gpa,
 			       run->ioregion_failure.len,
 			       run->ioregion_failure.is_write,
 			       run->ioregion_failure.error,
+			       run->ioregion_failure.flags,
 			       (unsigned long long)run->ioregion_failure.user_data);
 	return ok;
 }
 
 /*
- * A failure exit carries the access; userspace supplies the read value and
- * the next KVM_RUN completes the instruction with it.
+ * A failure exit carries the access, and whether its command had been
+ * sent; userspace supplies the read value and the next KVM_RUN completes
+ * the instruction with it.
  */
 static void test_failure(const char *name, enum dev_mode mode, int type,
-			 bool nonblock, bool close_peer, enum op op,
-			 int want_error)
+			 bool close_peer, enum op op, int want_error,
+			 unsigned int want_flags)
 {
 	struct vm *vm = vm_new();
 	struct vcpu *vcpu = vcpu_new(vm, 0);
@@ -972,14 +976,12 @@ static void test_failure(const char *name, enum dev_mode mode, int type,
 	uint64_t gpa = MMIO_GPA + 0x80;
 	bool ok;
 
-	if (nonblock)
-		fd_set_flags(dev->kvm_end, O_NONBLOCK);
 	assign(vm, dev, MMIO_GPA, REGION_SIZE, 0);
 	if (close_peer)
 		shutdown(dev->fd, SHUT_RDWR);
 	vcpu_prepare(vcpu, op, gpa, 0x77);
 	ok = vcpu_run(vcpu) == 0 &&
-	     failure_exit_ok(run, gpa, is_write, want_error);
+	     failure_exit_ok(run, gpa, is_write, want_error, want_flags);
 	set_failure_data(run, 0x5a5a5a5a);
 	ok &= vcpu_run_to_done(vcpu);
 	if (!is_write)
@@ -990,6 +992,7 @@ static void test_failure(const char *name, enum dev_mode mode, int type,
 		ok &= vcpu_run(vcpu) == 0 &&
 		      run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE &&
 		      run->ioregion_failure.error == want_error &&
+		      !run->ioregion_failure.flags &&
 		      dev_nr_cmds(dev) == 1;
 		ok &= vcpu_run_to_done(vcpu);
 	}
@@ -1076,7 +1079,9 @@ static bool removed_while_waiting(struct vm *vm, struct vcpu *vcpu,
 	pthread_join(t, NULL);
 	close(a.stats_fd);
 	ok = !ret && run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE &&
-	     run->ioregion_failure.error == -ENODEV && a.ret == 0 && a.slept;
+	     run->ioregion_failure.error == -ENODEV &&
+	     run->ioregion_failure.flags == KVM_IOREGION_FAILURE_SENT &&
+	     a.ret == 0 && a.slept;
 	set_failure_data(run, 1);
 	ok &= vcpu_run_to_done(vcpu) && vcpu_value(vcpu, OP_R4) == 1;
 	/* the range is plain userspace MMIO again */
@@ -1111,7 +1116,7 @@ static void test_removed_while_waiting(void)
 
 	assign(vm, dev, MMIO_GPA, REGION_SIZE, 0);
 	ksft_test_result(removed_while_waiting(vm, vcpu, dev),
-			 "deassign wakes the vCPU waiting on the region: ENODEV\n");
+			 "deassign wakes the vCPU waiting on the region: ENODEV, sent\n");
 	ksft_test_result(reused_undrained(vm, vcpu, dev),
 			 "socket reused undrained after the last deassign: EIO\n");
 	vcpu_free(vcpu);
@@ -1179,41 +1184,35 @@ static void test_shared_fd(void)
 }
 
 /*
- * A response that arrives after its access failed with -EAGAIN is dropped:
- * the next access gets its own.  (v1 handed the late one to it.)
+ * O_NONBLOCK on the socket changes nothing: the vCPU waits for the
+ * response.  (v6 failed the access with -EAGAIN once its command was
+ * sent, and userspace could then do it a second time.)
  */
-static void test_late_after_eagain(void)
+static void test_nonblock_ignored(void)
 {
 	struct vm *vm = vm_new();
 	struct vcpu *vcpu = vcpu_new(vm, 0);
 	struct dev *dev = dev_start(DEV_SILENT);
-	struct kvm_run *run = vcpu->run;
 	struct runner r;
 	bool ok;
 
 	fd_set_flags(dev->kvm_end, O_NONBLOCK);
 	assign(vm, dev, MMIO_GPA, REGION_SIZE, 0);
-	vcpu_prepare(vcpu, OP_R4, MMIO_GPA + 0x10, 0);
-	ok = vcpu_run(vcpu) == 0 &&
-	     run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE &&
-	     run->ioregion_failure.error == -EAGAIN;
-	set_failure_data(run, 1);
-	ok &= vcpu_run_to_done(vcpu);
-	dev_answer(dev, 0xaaaa, 0, sizeof(struct ioregion_resp));
-	fd_set_flags(dev->kvm_end, 0);
-
 	vcpu_prepare(vcpu, OP_R4, MMIO_GPA + 0x20, 0);
 	runner_start(&r, vcpu);
-	ok &= dev_wait_cmds(dev, 2);
+	ok = dev_wait_cmds(dev, 1);
 	dev_answer(dev, 0xbbbb, 0, sizeof(struct ioregion_resp));
 	ok &= wait_flag(&r.done, 10000);
 	runner_stop(&r);
 	ok &= !r.ret && vcpu_is_done(vcpu) &&
-	      (uint32_t)vcpu_value(vcpu, OP_R4) == 0xbbbb;
+	      (uint32_t)vcpu_value(vcpu, OP_R4) == 0xbbbb &&
+	      dev_nr_cmds(dev) == 1;
 	if (!ok)
-		ksft_print_msg("next read got %#x\n",
+		ksft_print_msg("KVM_RUN %d exit %u error %d, read %#x\n", r.ret,
+			       vcpu->run->exit_reason,
+			       vcpu->run->ioregion_failure.error,
 			       (uint32_t)vcpu_value(vcpu, OP_R4));
-	ksft_test_result(ok, "late response after -EAGAIN is dropped\n");
+	ksft_test_result(ok, "O_NONBLOCK socket: the vCPU still waits for the response\n");
 	vcpu_free(vcpu);
 	vm_free(vm);
 	dev_stop(dev);
@@ -2016,7 +2015,7 @@ static bool ioregion_probe(void)
 	return ret == -ENOENT;
 }
 
-#define NR_TESTS (52 + NR_ARCH_TESTS)
+#define NR_TESTS (51 + NR_ARCH_TESTS)
 
 int main(void)
 {
@@ -2039,16 +2038,15 @@ int main(void)
 	test_posted_writes();
 	test_doorbell();
 	test_signal_resume();
-	test_failure("non-blocking fd", DEV_SILENT, SOCK_STREAM, true, false,
-		     OP_R4, -EAGAIN);
-	test_failure("peer closed", DEV_ANSWER, SOCK_STREAM, false, true,
-		     OP_W4, -EPIPE);
+	test_failure("peer closed", DEV_ANSWER, SOCK_STREAM, true, OP_W4,
+		     -EPIPE, 0);
 	test_failure("short SOCK_SEQPACKET response", DEV_SHORT,
-		     SOCK_SEQPACKET, false, false, OP_R4, -EIO);
+		     SOCK_SEQPACKET, false, OP_R4, -EIO,
+		     KVM_IOREGION_FAILURE_SENT);
 	test_failure("peer closed after a command", DEV_CLOSE, SOCK_STREAM,
-		     false, false, OP_R4, -EPIPE);
+		     false, OP_R4, -EPIPE, KVM_IOREGION_FAILURE_SENT);
 	test_unsolicited();
-	test_late_after_eagain();
+	test_nonblock_ignored();
 	test_late_after_signal();
 	test_partial_frames();
 	test_memslot_while_waiting();

@@ -322,8 +322,6 @@ kernel_x86_userspace() {
 	[ -f "$a" ] || a=$build/tests/integration/reopen_test
 	LD_LIBRARY_PATH=$(dirname "$(find "$stage" -name 'libioregion.so*' | head -1)") \
 		kernel_copy_with_libs "$a" "$r" || return 1
-	make -C "$build" -s tests/integration/nonblock >/dev/null &&
-		kernel_copy_with_libs "$build/tests/integration/nonblock" "$r" || return 1
 	make -C "$build" -s tests/guests/hello.bin tests/guests/ramtest.bin \
 		tests/guests/doorbell.bin tests/guests/mailbox.bin \
 		tests/guests/hotplug.bin tests/guests/pending.bin \
