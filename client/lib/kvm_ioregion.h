@@ -38,9 +38,33 @@ struct kvm_ioregion {
 /*
  * kvm_run.flags: KVM_RUN returned while an ioregion access's instruction is
  * not complete (its answer owed, or a KVM_EXIT_IOREGIONFD_FAILURE waiting
- * for the VMM); kvm_run.ioregion_failure describes it (error 0 in flight).
+ * for the VMM). Without KVM_RUN_IOREGION_ANSWERED, kvm_run.ioregion_failure
+ * describes it (error 0 while its answer is owed, else the failure's).
  */
 #define KVM_RUN_IOREGION_PENDING (1 << 15)
+#endif
+
+#ifndef KVM_RUN_IOREGION_ANSWERED
+/*
+ * kvm_run.flags, only with KVM_RUN_IOREGION_PENDING: the device answered
+ * but the architecture has not completed the instruction yet. exit_reason
+ * and kvm_run.mmio (or the PIO data page) hold what that completion reads:
+ * leave them alone; a KVM_EXIT_MMIO or KVM_EXIT_IO with this flag is no
+ * exit to handle (enter again). ioregion_failure is not filled in (it
+ * shares the union with mmio).
+ */
+#define KVM_RUN_IOREGION_ANSWERED (1 << 14)
+#endif
+
+#ifndef KVM_IOREGION_FAILURE_SENT
+/*
+ * kvm_ioregion_failure.flags: the command had reached the device server's
+ * socket before the access failed, so the device may have performed it.
+ * The VMM must not perform it again by any other path (a write would be
+ * done twice, a read's side effects too): it completes a read with all
+ * ones, a write with nothing. Without it nothing reached the device.
+ */
+#define KVM_IOREGION_FAILURE_SENT (1 << 0)
 #endif
 
 /* kvm_run.ioregion_failure, the payload of KVM_EXIT_IOREGIONFD_FAILURE. */
@@ -51,7 +75,7 @@ struct kvm_ioregion_failure {
 	__u32 len;
 	__u8 is_write;
 	__u8 is_pio;
-	__u8 pad[2];
+	__u16 flags;	/* KVM_IOREGION_FAILURE_SENT */
 	__s32 error;
 	__u32 reserved;
 };

@@ -225,35 +225,61 @@ int ioregion_vm_set_spin_us(struct ioregion_vm *vm, unsigned int us);
 /* After KVM_RUN returns: flushes queued posted writes, then completes a
  * KVM_EXIT_MMIO or KVM_EXIT_IO that belongs to a fallback region. Returns 1
  * when handled, 0 when the exit is not ours, or a negative errno (the
- * daemon went away: -ECONNRESET). Safe from several vCPU threads. */
+ * daemon went away: -ECONNRESET). An exit with KVM_RUN_IOREGION_ANSWERED
+ * in run->flags is no exit but a device's answer left for KVM to complete
+ * the instruction with: it returns 1 and leaves run alone. Safe from
+ * several vCPU threads. */
 int ioregion_vm_handle_exit(struct ioregion_vm *vm, struct kvm_run *run);
 /* Sends what the coalesced ring holds; returns frames sent or -errno. */
 int ioregion_vm_flush(struct ioregion_vm *vm);
 
 /*
  * The pending-access rule of the in-kernel path (KVM_SET_IOREGION). KVM_RUN
- * may return while an access's instruction is not complete, its answer
- * owed (KVM_RUN_IOREGION_PENDING in run->flags, the access in
- * run->ioregion_failure). Saving such a vCPU (migration, snapshot) would
- * replay the access on the destination; writing its registers or
- * resetting it would leave a stale completion. Before any of those, with
- * the vCPU out of KVM_RUN, call this: when an access is pending it runs
- * KVM_RUN with immediate_exit and ioregion_complete set, which waits for
- * the device and finishes the instruction without entering the guest, for
- * at most timeout_ms. kick_signal bounds the wait: it is sent to the
- * calling thread, so it must have a handler and be unblocked there (the
- * signal that kicks the VMM's vCPUs out of KVM_RUN). Returns 0 when nothing
- * is pending any more; -ETIMEDOUT when the device did not answer in time:
- * the access is still pending, so do not save, write or reset the vCPU
- * (refuse, and let it run on: its next KVM_RUN goes on waiting); the
- * failure's negative errno when KVM could not reach the device
- * (KVM_EXIT_IOREGIONFD_FAILURE): the access was completed as on an empty
- * bus, a read as all ones; or another negative errno from KVM_RUN.
+ * may return while an access's instruction is not complete
+ * (KVM_RUN_IOREGION_PENDING in run->flags): its answer owed (the access in
+ * run->ioregion_failure, error 0), or given but not yet completed by the
+ * architecture (KVM_RUN_IOREGION_ANSWERED too: exit_reason and run->mmio
+ * or the PIO data hold the answer for that completion, leave them alone).
+ * Saving such a vCPU (migration, snapshot) would replay the access on the
+ * destination; writing its registers or resetting it would leave a stale
+ * completion. Before any of those, with the vCPU out of KVM_RUN, call
+ * this: it runs KVM_RUN with immediate_exit and ioregion_complete set,
+ * which waits for the device and finishes the instruction without
+ * entering the guest, until KVM_RUN fails with EINTR and nothing is
+ * pending, for at most timeout_ms. On the way it completes a
+ * KVM_EXIT_IOREGIONFD_FAILURE itself (a read as all ones, a write as
+ * nothing: with KVM_IOREGION_FAILURE_SENT the device may have done it,
+ * and without, this library has no other path to the device) and enters
+ * again on a KVM_EXIT_MMIO or KVM_EXIT_IO with KVM_RUN_IOREGION_ANSWERED,
+ * which is no exit to handle. kick_signal bounds the wait: it is sent to
+ * the calling thread, so it must have a handler and be unblocked there
+ * (the signal that kicks the VMM's vCPUs out of KVM_RUN).
+ * Returns:
+ *  0 when nothing is pending any more and every exit is complete;
+ *  1 when KVM_RUN returned another exit (run->exit_reason), for example
+ *    the KVM_EXIT_MMIO of the second half of an access that crosses a
+ *    page, or of one outside every region: a real exit, which the caller
+ *    handles as it always would (ioregion_vm_handle_exit...), then calls
+ *    this again (a failure exit completed earlier in the same call is not
+ *    reported any more);
+ *  -ETIMEDOUT when the device did not answer in time: the access is
+ *    still pending, so do not save, write or reset the vCPU (refuse, and
+ *    let it run on: its next KVM_RUN goes on waiting);
+ *  the failure's negative errno when KVM could not reach the device
+ *    (KVM_EXIT_IOREGIONFD_FAILURE): the access was completed as on an
+ *    empty bus, a read as all ones, and nothing is pending any more;
+ *  or another negative errno from KVM_RUN or the timer.
+ * It always runs KVM_RUN at least once, so that after a 1 the exit just
+ * handled is completed even when nothing was pending.
  */
 int ioregion_vcpu_complete_pending(int vcpu_fd, struct kvm_run *run,
 				   int timeout_ms, int kick_signal);
 /* "4-byte write at 0xd0002010 (region test0)": the access that run's
- * KVM_RUN_IOREGION_PENDING or KVM_EXIT_IOREGIONFD_FAILURE is about. */
+ * KVM_RUN_IOREGION_PENDING or KVM_EXIT_IOREGIONFD_FAILURE is about, with
+ * ", answered, its completion pending" when KVM_RUN_IOREGION_ANSWERED says
+ * the device answered (then taken from run->mmio or run->io), or ", failed
+ * after it reached the device" / ", failed before it reached the device"
+ * for a failure exit (KVM_IOREGION_FAILURE_SENT). */
 void ioregion_vm_describe_pending(const struct ioregion_vm *vm,
 				  struct kvm_run *run, char *buf, size_t len);
 

@@ -84,9 +84,14 @@ static int pending_bound_start(struct pending_bound *b, int timeout_ms,
 	return 0;
 }
 
-/* The access failed in KVM (KVM_EXIT_IOREGIONFD_FAILURE): it completes
- * as on a bus with nothing behind it, reads all ones, like a device that
- * cannot serve. */
+/*
+ * The access failed in KVM (KVM_EXIT_IOREGIONFD_FAILURE): it completes as
+ * on a bus with nothing behind it, a read as all ones, a write as nothing.
+ * With KVM_IOREGION_FAILURE_SENT the device may have performed it, so it
+ * must not be done again by any path; without, nothing reached the device
+ * and a VMM could perform it itself, but this library has no path to
+ * forward it on (KVM owns the region), so it completes it the same way.
+ */
 static int pending_unserved(struct kvm_run *run)
 {
 	struct kvm_ioregion_failure *f = kvm_run_ioregion_failure(run);
@@ -96,26 +101,35 @@ static int pending_unserved(struct kvm_run *run)
 	return f->error < 0 ? f->error : -EIO;
 }
 
-/* KVM_RUN in "complete and wait" mode until nothing is pending. */
+/*
+ * KVM_RUN in "complete and wait" mode (api.rst, "Accesses in flight")
+ * until it fails with EINTR and nothing is pending. A failure exit is
+ * completed here; a KVM_EXIT_MMIO or KVM_EXIT_IO with
+ * KVM_RUN_IOREGION_ANSWERED needs nothing (its data is the device's
+ * answer, for KVM's completion); any other exit is the caller's.
+ */
 static int pending_complete(int vcpu_fd, struct kvm_run *run,
 			    const struct pending_bound *b)
 {
 	int failed = 0;
 
-	while (run->flags & KVM_RUN_IOREGION_PENDING) {
+	for (;;) {
 		if (ioctl(vcpu_fd, KVM_RUN, 0) == 0) {
-			/* immediate_exit: no exit but this one */
-			if (run->exit_reason != KVM_EXIT_IOREGIONFD_FAILURE)
-				return -EPROTO;
-			failed = pending_unserved(run);
+			if (run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE)
+				failed = pending_unserved(run);
+			else if (!(run->flags & KVM_RUN_IOREGION_ANSWERED))
+				return 1;
 		} else if (errno != EINTR) {
 			return -errno;
+		} else if (!(run->flags & KVM_RUN_IOREGION_PENDING)) {
+			return failed;
 		}
+		/* a signal while KVM waited for the device, or an exit
+		 * completed here: enter again, within the bound */
 		if ((run->flags & KVM_RUN_IOREGION_PENDING) &&
 		    pending_expired(b))
 			return -ETIMEDOUT;
 	}
-	return failed;
 }
 
 int ioregion_vcpu_complete_pending(int vcpu_fd, struct kvm_run *run,
@@ -124,9 +138,11 @@ int ioregion_vcpu_complete_pending(int vcpu_fd, struct kvm_run *run,
 	struct pending_bound b;
 	int rc;
 
-	if (!(run->flags & KVM_RUN_IOREGION_PENDING))
-		return 0;
-	/* a zero it_value would disarm the timer */
+	/*
+	 * Even with nothing pending: after an exit handed back (1), the
+	 * KVM_RUN that completes it may start another access that waits.
+	 * A zero it_value would disarm the timer.
+	 */
 	rc = pending_bound_start(&b, timeout_ms > 0 ? timeout_ms : 1,
 				 kick_signal);
 	if (rc < 0)
@@ -157,15 +173,51 @@ static void pending_find(void *ctx, const struct ioregion_region *r,
 		snprintf(l->name, sizeof(l->name), "%s", r->name);
 }
 
+/*
+ * Without KVM_RUN_IOREGION_ANSWERED, ioregion_failure describes the
+ * access; with it, that part of the union is kvm_run.mmio (or io) as the
+ * architecture's completion will read it, and only that tells the access.
+ */
 void ioregion_vm_describe_pending(const struct ioregion_vm *vm,
 				  struct kvm_run *run, char *buf, size_t len)
 {
 	const struct kvm_ioregion_failure *f = kvm_run_ioregion_failure(run);
-	struct pending_lookup l = { .pio = f->is_pio, .addr = f->gpa,
-				    .name = "unknown" };
+	struct pending_lookup l = { .name = "unknown" };
+	unsigned int size;
+	bool is_write;
+	const char *state = "";
 
+	if (run->flags & KVM_RUN_IOREGION_ANSWERED) {
+		state = ", answered, its completion pending";
+		if (run->exit_reason == KVM_EXIT_IO) {
+			l.pio = true;
+			l.addr = run->io.port;
+			size = run->io.size;
+			is_write = run->io.direction == KVM_EXIT_IO_OUT;
+		} else if (run->exit_reason == KVM_EXIT_MMIO) {
+			l.addr = run->mmio.phys_addr;
+			size = run->mmio.len;
+			is_write = run->mmio.is_write;
+		} else {
+			snprintf(buf, len,
+				 "access answered, its completion pending (exit %u)",
+				 run->exit_reason);
+			return;
+		}
+	} else {
+		l.pio = f->is_pio;
+		l.addr = f->gpa;
+		size = f->len;
+		is_write = f->is_write;
+		/* error 0: in flight, whatever exit_reason KVM_RUN left */
+		if (run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE &&
+		    f->error)
+			state = f->flags & KVM_IOREGION_FAILURE_SENT ?
+					", failed after it reached the device" :
+					", failed before it reached the device";
+	}
 	ioregion_vm_foreach(vm, pending_find, &l);
-	snprintf(buf, len, "%u-byte %s %s 0x%llx (region %s)", f->len,
-		 f->is_write ? "write" : "read", f->is_pio ? "to port" : "at",
-		 (unsigned long long)f->gpa, l.name);
+	snprintf(buf, len, "%u-byte %s %s 0x%llx (region %s)%s", size,
+		 is_write ? "write" : "read", l.pio ? "to port" : "at",
+		 (unsigned long long)l.addr, l.name, state);
 }

@@ -462,6 +462,9 @@ int ioregion_vm_handle_exit(struct ioregion_vm *vm, struct kvm_run *run)
 
 	if (rc < 0)
 		return rc;
+	/* the device's answer, left for KVM's completion: no exit */
+	if (run->flags & KVM_RUN_IOREGION_ANSWERED)
+		return 1;
 	pthread_rwlock_rdlock(&vm->lock);
 	if (run->exit_reason == KVM_EXIT_MMIO)
 		rc = vm_handle_mmio(vm, run);

@@ -175,18 +175,23 @@ static void vmm_unclaimed(struct vmm *v, struct kvm_run *run)
 }
 
 /* KVM could not complete an access on the in-kernel path: ioregiond is
- * gone or broken, like a lost connection on the fallback path. */
+ * gone or broken, like a lost connection on the fallback path. The access
+ * is never done again here: with KVM_IOREGION_FAILURE_SENT the device may
+ * have done it already (a write twice, a read's side effect twice). */
 static void vmm_ioregion_failure(struct vmm *v, struct vmm_vcpu *c)
 {
 	const struct kvm_ioregion_failure *f = kvm_run_ioregion_failure(c->run);
 
 	fprintf(stderr,
-		"ioregion-vmm[%s]: vcpu %d: KVM_EXIT_IOREGIONFD_FAILURE: %u-byte %s %s 0x%llx: %s\n",
+		"ioregion-vmm[%s]: vcpu %d: KVM_EXIT_IOREGIONFD_FAILURE: %u-byte %s %s 0x%llx (%s the device): %s\n",
 		v->vm_name, c->index, f->len, f->is_write ? "write" : "read",
 		f->is_pio ? "port" : "at", (unsigned long long)f->gpa,
+		f->flags & KVM_IOREGION_FAILURE_SENT ? "sent to" : "not sent to",
 		strerror(-f->error));
 	vmm_finish(v, VMM_EXIT_DAEMON_GONE);
 }
+
+static bool vmm_exit(struct vmm *v, struct vmm_vcpu *c);
 
 /* Stops the VM for --save, the main thread writing the state once the
  * vCPU is out. An ioregion access the vCPU left in flight is finished
@@ -204,8 +209,13 @@ static bool vmm_save_stop(struct vmm *v, struct vmm_vcpu *c)
 		vmm_say(v, "vcpu %d: a %s is in flight: completing it before saving",
 			c->index, what);
 	}
-	rc = ioregion_vcpu_complete_pending(c->fd, c->run, v->save_wait_ms,
-					    SIGUSR1);
+	/* an exit on the way (the other half of an access across a page, or
+	 * one no region claims) is handled as in the run loop */
+	while ((rc = ioregion_vcpu_complete_pending(c->fd, c->run,
+						    v->save_wait_ms,
+						    SIGUSR1)) > 0)
+		if (!vmm_exit(v, c))
+			return true;
 	if (rc == -ETIMEDOUT) {
 		fprintf(stderr,
 			"ioregion-vmm[%s]: not saving: vcpu %d's %s got no answer within %d ms; the VM runs on\n",
@@ -248,6 +258,9 @@ static bool vmm_exit(struct vmm *v, struct vmm_vcpu *c)
 	struct kvm_run *run = c->run;
 	int rc;
 
+	/* a device's answer for KVM's completion, not an exit: enter again */
+	if (run->flags & KVM_RUN_IOREGION_ANSWERED)
+		return true;
 	if (run->exit_reason == KVM_EXIT_IO && run->io.port == VMM_EXIT_PORT &&
 	    run->io.direction == KVM_EXIT_IO_OUT) {
 		ioregion_vm_flush(v->iovm);
