@@ -12,6 +12,9 @@
 #                          /var/cache/ioregiond/kernel)
 kernel_here=$top/tests/kernel
 kernel_cache=${IOREGION_KERNEL_CACHE:-/var/cache/ioregiond/kernel}
+# a config fragment added to the architecture's, when set (tests/kernel/run
+# --race): a kernel of its own, with no upstream selftests
+kernel_extra=
 kernel_tarball=/usr/src/linux-source-6.12.tar.xz
 
 kernel_now() { date +%s; }
@@ -83,14 +86,14 @@ kernel_series_patch() {
 # kernel_upstream_tests ARCH: the lines of tests/kernel/upstream-selftests
 # for ARCH, without it: "PROGRAM [ARGUMENTS]"
 kernel_upstream_tests() {
-	sed -n "s|^$1 ||p" "$kernel_here/upstream-selftests"
+	[ -n "$kernel_extra" ] || sed -n "s|^$1 ||p" "$kernel_here/upstream-selftests"
 }
 
 # kernel_key ARCH: what a cached kernel (and its selftest and init) depends on
 kernel_key() {
 	{
 		kernel_series_stamp
-		cat "$kernel_here/$1.config" "$kernel_here/init.c"
+		cat "$kernel_here/$1.config" $kernel_extra "$kernel_here/init.c"
 		[ "$1" != ppc64le ] || cat "$kernel_here/ioregion_test_ppc.c"
 		kernel_upstream_tests "$1"
 		"${cross}gcc" --version | head -1
@@ -141,10 +144,12 @@ kernel_build_locked() {
 	{
 		kernel_make tinyconfig &&
 		"$src/scripts/kconfig/merge_config.sh" -m -O "$o" "$o/.config" \
-			"$kernel_here/$arch.config" &&
+			"$kernel_here/$arch.config" $kernel_extra &&
 		kernel_make olddefconfig
 	} || { tail -20 "$kdir/build.log"; return 1; }
 	kernel_config_check "$kernel_here/$arch.config" "$o/.config" || return 1
+	[ -z "$kernel_extra" ] || kernel_config_check "$kernel_extra" "$o/.config" ||
+		return 1
 	kernel_make -j"$(nproc)" "$target" &
 	pid=$!
 	kernel_make_progress "$kdir/build.log" $pid "$arch kernel"
