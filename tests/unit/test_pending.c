@@ -317,65 +317,52 @@ static void test_stop_only_on_eintr_pending_clear(void **state)
 	assert_mode_cleared();
 }
 
-/* A SENT read that failed: all ones, then KVM_RUN again to complete it,
- * even with PENDING already clear; nothing else is done with it. */
-static void test_sent_read_failure_all_ones(void **state)
+/*
+ * One failure exit (kvm_run.flags @flags after it), then the KVM_RUN that
+ * completes it: -EPIPE, the failure's data left as @byte in each of its
+ * 8 bytes for KVM's completion, and nothing else done with the access.
+ */
+static void failure_completed(void (*fill)(struct kvm_run *run), __u16 flags,
+			      __u8 byte)
 {
-	static const struct step steps[] = {
-		{ STEP_EXIT, 0, KVM_EXIT_IOREGIONFD_FAILURE, 0,
-		  fill_sent_read_failure, 0 },
+	const struct step steps[] = {
+		{ STEP_EXIT, 0, KVM_EXIT_IOREGIONFD_FAILURE, flags, fill, 0 },
 		{ STEP_EINTR, 0, 0, 0, NULL, 0 },
 	};
-	static const __u8 ones[8] = { 0xff, 0xff, 0xff, 0xff,
-				      0xff, 0xff, 0xff, 0xff };
+	__u8 want[8];
 
-	(void)state;
+	memset(want, byte, sizeof(want));
 	fake.run->flags = KVM_RUN_IOREGION_PENDING;
 	SCRIPT(steps);
 	assert_int_equal(complete(1000), -EPIPE);
 	assert_int_equal(fake.calls, 2);
-	assert_memory_equal(fake.seen[1].failure_data, ones, sizeof(ones));
+	assert_memory_equal(fake.seen[1].failure_data, want, sizeof(want));
 	assert_int_equal(fake.other_ioctls, 0);
 	assert_mode_cleared();
+}
+
+/* A SENT read that failed: all ones, then KVM_RUN again to complete it,
+ * even with PENDING already clear; nothing else is done with it. */
+static void test_sent_read_failure_all_ones(void **state)
+{
+	(void)state;
+	failure_completed(fill_sent_read_failure, 0, 0xff);
 }
 
 /* A SENT write: its bytes stay as KVM gave them, nothing performed. */
 static void test_sent_write_failure_untouched(void **state)
 {
-	static const struct step steps[] = {
-		{ STEP_EXIT, 0, KVM_EXIT_IOREGIONFD_FAILURE,
-		  KVM_RUN_IOREGION_PENDING, fill_sent_write_failure, 0 },
-		{ STEP_EINTR, 0, 0, 0, NULL, 0 },
-	};
-	static const __u8 written[8] = { 0x5a, 0x5a, 0x5a, 0x5a,
-					 0x5a, 0x5a, 0x5a, 0x5a };
-
 	(void)state;
-	fake.run->flags = KVM_RUN_IOREGION_PENDING;
-	SCRIPT(steps);
-	assert_int_equal(complete(1000), -EPIPE);
-	assert_int_equal(fake.calls, 2);
-	assert_memory_equal(fake.seen[1].failure_data, written,
-			    sizeof(written));
-	assert_int_equal(fake.other_ioctls, 0);
+	failure_completed(fill_sent_write_failure, KVM_RUN_IOREGION_PENDING,
+			  0x5a);
 }
 
 /* Not SENT: the library has no path to the device, so all ones too. */
 static void test_unsent_read_failure_all_ones(void **state)
 {
-	static const struct step steps[] = {
-		{ STEP_EXIT, 0, KVM_EXIT_IOREGIONFD_FAILURE,
-		  KVM_RUN_IOREGION_PENDING, fill_unsent_read_failure, 0 },
-		{ STEP_EINTR, 0, 0, 0, NULL, 0 },
-	};
-	static const __u8 ones[8] = { 0xff, 0xff, 0xff, 0xff,
-				      0xff, 0xff, 0xff, 0xff };
-
 	(void)state;
-	fake.run->flags = KVM_RUN_IOREGION_PENDING;
-	SCRIPT(steps);
-	assert_int_equal(complete(1000), -EPIPE);
-	assert_memory_equal(fake.seen[1].failure_data, ones, sizeof(ones));
+	failure_completed(fill_unsent_read_failure, KVM_RUN_IOREGION_PENDING,
+			  0xff);
 }
 
 /* A device that never answers: -ETIMEDOUT after the bound, still pending. */
